@@ -1,0 +1,45 @@
+"""Trading sessions of the universe's exchange (exchange-calendars), the basis of partitions and lookbacks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+
+import exchange_calendars as xcals
+import pandas as pd
+
+PARTITIONS_START = dt.date(1999, 1, 4)  # first weekday on which all nine original sector SPDRs traded
+_CALENDAR_START = "1990-01-02"
+
+
+@lru_cache(maxsize=4)
+def _calendar(name: str, end_year: int) -> xcals.ExchangeCalendar:
+    return xcals.get_calendar(name, start=_CALENDAR_START, end=f"{end_year}-12-31")
+
+
+def _cal(name: str, up_to: dt.date) -> xcals.ExchangeCalendar:
+    # exchange-calendars only knows sessions up to its `end`; size it to the request (cached per year).
+    return _calendar(name, max(up_to.year + 1, dt.date.today().year + 1))
+
+
+def sessions(start: dt.date, end: dt.date, calendar: str = "XNYS") -> list[dt.date]:
+    """Trading sessions in [start, end) (end exclusive, like partition windows and yfinance)."""
+    if end <= start:
+        return []
+    last = end - dt.timedelta(days=1)
+    idx = _cal(calendar, last).sessions_in_range(pd.Timestamp(start), pd.Timestamp(last))
+    return [d.date() for d in idx]
+
+
+def is_session(day: dt.date, calendar: str = "XNYS") -> bool:
+    return _cal(calendar, day).is_session(pd.Timestamp(day))
+
+
+def sessions_before(day: dt.date, count: int, calendar: str = "XNYS") -> dt.date:
+    """The session `count` sessions before `day` (the first session of a lookback window ending at `day`)."""
+    if count <= 0:
+        return day
+    cal = _cal(calendar, day)
+    first = cal.date_to_session(pd.Timestamp(day), direction="next")
+    idx = cal.sessions.get_loc(first)
+    return cal.sessions[max(idx - count, 0)].date()
