@@ -43,3 +43,11 @@ def sessions_before(day: dt.date, count: int, calendar: str = "XNYS") -> dt.date
     first = cal.date_to_session(pd.Timestamp(day), direction="next")
     idx = cal.sessions.get_loc(first)
     return cal.sessions[max(idx - count, 0)].date()
+
+
+def unclosed_sessions(days: list[dt.date], now: pd.Timestamp, calendar: str = "XNYS") -> list[dt.date]:
+    """Sessions among `days` whose close has not happened yet at `now` (their bar would be intraday)."""
+    if not days:
+        return []
+    cal = _cal(calendar, days[-1])
+    return [d for d in days if cal.session_close(pd.Timestamp(d)) > now]

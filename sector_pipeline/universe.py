@@ -51,6 +51,15 @@ class MacroSeries:
 
 
 @dataclass(frozen=True)
+class KnownMove:
+    """A real event that explains a one-day price move beyond the plausibility limit."""
+
+    ticker: str
+    date: dt.date
+    reason: str
+
+
+@dataclass(frozen=True)
 class Universe:
     name: str
     calendar: str
@@ -58,6 +67,7 @@ class Universe:
     sectors: tuple[Sector, ...]
     macro: tuple[MacroSeries, ...]
     path: str
+    known_moves: tuple[KnownMove, ...] = ()
 
     @property
     def instruments(self) -> tuple[Instrument, ...]:
@@ -84,6 +94,12 @@ class Universe:
             ],
             schema={"ticker": pl.String, "sector": pl.String, "inception": pl.Date,
                     **{d: pl.Float64 for d in DIMENSIONS}},
+        )
+
+    def known_moves_frame(self) -> pl.DataFrame:
+        return pl.DataFrame(
+            [{"date": m.date, "ticker": m.ticker, "reason": m.reason} for m in self.known_moves],
+            schema={"date": pl.Date(), "ticker": pl.String(), "reason": pl.String()},
         )
 
     def instruments_frame(self) -> pl.DataFrame:
@@ -114,7 +130,7 @@ def _as_date(value: Any, where: str, path: str) -> dt.date:
             return dt.date.fromisoformat(value)
         except ValueError:
             pass
-    raise UniverseError(f"{path}: {where} has inception {value!r}, expected a date like 1998-12-22")
+    raise UniverseError(f"{path}: {where} has date {value!r}, expected a date like 1998-12-22")
 
 
 def _as_ticker(value: Any, where: str, path: str) -> str:
@@ -165,6 +181,14 @@ def parse_universe(doc: dict[str, Any], path: str = "<universe>") -> Universe:
             inception=_as_date(_require(entry, "inception", where, path), where, path),
             required=bool(entry.get("required", False)),
         ))
+    known_moves = []
+    for i, entry in enumerate(doc.get("known_moves", [])):
+        where = f"known move #{i + 1}"
+        known_moves.append(KnownMove(
+            ticker=_as_ticker(_require(entry, "ticker", where, path), where, path),
+            date=_as_date(_require(entry, "date", where, path), where, path),
+            reason=str(_require(entry, "reason", where, path)),
+        ))
     tickers = [benchmark.ticker, *(s.ticker for s in sectors), *(m.ticker for m in macro)]
     dupes = sorted({t for t in tickers if tickers.count(t) > 1})
     if dupes:
@@ -180,6 +204,7 @@ def parse_universe(doc: dict[str, Any], path: str = "<universe>") -> Universe:
         sectors=tuple(sectors),
         macro=tuple(macro),
         path=path,
+        known_moves=tuple(known_moves),
     )
 
 

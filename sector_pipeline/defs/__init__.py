@@ -1,0 +1,34 @@
+"""Dagster wiring (assets, checks, resources, schedules); the computation lives outside this package."""
+
+import warnings
+
+import dagster as dg
+
+from sector_pipeline.defs.ingest_assets import INGEST_ASSETS
+from sector_pipeline.defs.resources import MarketDataResource, WarehouseResource
+from sector_pipeline.defs.schedules import daily_pipeline_job, nightly_schedule
+from sector_pipeline.defs.sql_assets import build_sql_assets
+from sector_pipeline.settings import Settings
+
+# single-run backfill policies are marked beta in Dagster 1.13; we rely on them deliberately.
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    """All assets, checks, jobs, schedules and resources for one set of settings."""
+    return dg.Definitions(
+        assets=[*INGEST_ASSETS, *build_sql_assets(settings.sql_dir)],
+        jobs=[daily_pipeline_job],
+        schedules=[nightly_schedule],
+        resources={
+            "warehouse": WarehouseResource(path=settings.warehouse_path),
+            "market_data": MarketDataResource(
+                source=settings.source,
+                universe_path=settings.universe_path,
+                csv_dir=settings.csv_dir,
+                synthetic_seed=settings.seed,
+            ),
+        },
+        # DuckDB allows one writing process per file: steps run one after another in the run's process.
+        executor=dg.in_process_executor,
+    )

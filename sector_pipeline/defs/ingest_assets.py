@@ -1,0 +1,246 @@
+"""Ingestion assets: raw prices, raw macro, planted regimes, and their validated tables with blocking checks.
+
+Each asset is thin: window in, one pure function, one all-or-nothing write, metadata out.
+"""
+
+
+import datetime as dt
+
+import dagster as dg
+import pandas as pd
+import polars as pl
+
+from sector_pipeline.calendar import unclosed_sessions
+from sector_pipeline.defs.metadata import markdown_table, table_schema
+from sector_pipeline.defs.partitions import partition_window, single_run, trading_day_partitions
+from sector_pipeline.defs.resources import MarketDataResource, WarehouseResource
+from sector_pipeline.errors import SourceError
+from sector_pipeline.ingest.load import (
+    Window,
+    daily_regimes,
+    fetch_macro,
+    fetch_prices,
+    validate_macro_window,
+    validate_price_window,
+)
+from sector_pipeline.ingest.schemas import Quarantine, RawMacro, RawPrices, ValidatedMacro, ValidatedPrices
+from sector_pipeline.sources.base import MACRO_SCHEMA, PRICE_SCHEMA
+from sector_pipeline.warehouse import WindowWrite
+
+RAW_PRICES = dg.AssetKey(["raw", "prices"])
+RAW_MACRO = dg.AssetKey(["raw", "macro"])
+RAW_REGIMES = dg.AssetKey(["raw", "synthetic_regimes"])
+VALIDATED_PRICES = dg.AssetKey(["validated", "prices"])
+VALIDATED_MACRO = dg.AssetKey(["validated", "macro"])
+QUARANTINE_TABLE = "validated.quarantine"
+
+
+class ValidationConfig(dg.Config):
+    """Tunable validation rules."""
+
+    max_abs_one_day_move: float = 0.25
+    """Largest plausible close-to-close move of an ETF in one session (fraction); real sector SPDRs peaked at 0.17."""
+
+
+def _window(context: dg.AssetExecutionContext, calendar: str) -> Window:
+    start, end = partition_window(context)
+    window = Window.of(start, end, calendar)
+    pending = unclosed_sessions(list(window.sessions), pd.Timestamp.now(tz="UTC"), calendar)
+    if pending:
+        # Materializing a session before its close would store an intraday bar as the day's close.
+        raise SourceError(f"session(s) {', '.join(map(str, pending))} have not closed yet; run after the close")
+    return window
+
+
+def _window_metadata(window: Window, rows: int, source: str) -> dict[str, object]:
+    meta: dict[str, object] = {
+        "dagster/row_count": rows,
+        "window": f"{window.start} .. {window.end - dt.timedelta(days=1)}",
+        "sessions": len(window.sessions),
+        "source": source,
+    }
+    if window.holidays:
+        meta["market_holidays"] = ", ".join(map(str, window.holidays[:20])) + (
+            f" (+{len(window.holidays) - 20} more)" if len(window.holidays) > 20 else "")
+    if not window.sessions:
+        meta["note"] = "no trading session in this window (market holiday): zero rows, nothing to fetch"
+    return meta
+
+
+@dg.asset(
+    key=RAW_PRICES,
+    group_name="ingest",
+    partitions_def=trading_day_partitions,
+    backfill_policy=single_run,
+    kinds={"duckdb", "polars"},
+    metadata={"dagster/column_schema": table_schema(RawPrices), "dagster/table_name": "raw.prices"},
+)
+def raw_prices(context: dg.AssetExecutionContext, market_data: MarketDataResource,
+               warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Daily OHLCV of the benchmark and sector ETFs as received from the configured source."""
+    universe = market_data.universe()
+    window = _window(context, universe.calendar)
+    source = market_data.client(universe)
+    frame = fetch_prices(source, universe, window)
+    warehouse.get().replace_windows([WindowWrite("raw.prices", frame)], window.start, window.end)
+    return dg.MaterializeResult(metadata={
+        **_window_metadata(window, frame.height, source.name),
+        "tickers": len(frame.get_column("ticker").unique()) if frame.height else 0,
+        "preview": markdown_table(frame.tail(len(universe.instruments))),
+    })
+
+
+@dg.asset(
+    key=RAW_MACRO,
+    group_name="ingest",
+    partitions_def=trading_day_partitions,
+    backfill_policy=single_run,
+    kinds={"duckdb", "polars"},
+    metadata={"dagster/column_schema": table_schema(RawMacro), "dagster/table_name": "raw.macro"},
+)
+def raw_macro(context: dg.AssetExecutionContext, market_data: MarketDataResource,
+              warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Daily closes of the market-implied macro series (yields, VIX, inflation and growth proxies)."""
+    universe = market_data.universe()
+    window = _window(context, universe.calendar)
+    source = market_data.client(universe)
+    frame = fetch_macro(source, universe, window)
+    warehouse.get().replace_windows([WindowWrite("raw.macro", frame)], window.start, window.end)
+    return dg.MaterializeResult(metadata={
+        **_window_metadata(window, frame.height, source.name),
+        "series": len(frame.get_column("series").unique()) if frame.height else 0,
+        "preview": markdown_table(frame.tail(len(universe.macro))),
+    })
+
+
+@dg.asset(
+    key=RAW_REGIMES,
+    group_name="ingest",
+    partitions_def=trading_day_partitions,
+    backfill_policy=single_run,
+    kinds={"duckdb"},
+    metadata={"dagster/table_name": "raw.synthetic_regimes"},
+)
+def synthetic_regimes(context: dg.AssetExecutionContext, market_data: MarketDataResource,
+                      warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """The regime planted in the synthetic market on each session (empty for real sources): ground truth for tests."""
+    universe = market_data.universe()
+    window = _window(context, universe.calendar)
+    source = market_data.client(universe)
+    regimes = getattr(source, "regimes", None)
+    spells = regimes(window.start, window.end) if regimes else pl.DataFrame()
+    frame = daily_regimes(spells, window, source.name)
+    warehouse.get().replace_windows([WindowWrite("raw.synthetic_regimes", frame)], window.start, window.end)
+    return dg.MaterializeResult(metadata={
+        **_window_metadata(window, frame.height, source.name),
+        "regimes": markdown_table(frame.group_by("regime").len().sort("regime")) if frame.height
+        else dg.MetadataValue.md(f"_source {source.name} plants no regimes_"),
+    })
+
+
+def _check_results(asset_key: dg.AssetKey, outcome_quarantined: pl.DataFrame,
+                   missing: dict[str, list[dt.date]], completeness_check: str) -> list[dg.AssetCheckResult]:
+    missing_rows = [{"ticker": k, "sessions": len(v), "first": v[0], "last": v[-1]} for k, v in missing.items()]
+    return [
+        dg.AssetCheckResult(
+            asset_key=asset_key,
+            check_name="no_quarantined_rows",
+            passed=outcome_quarantined.is_empty(),
+            metadata={
+                "quarantined_rows": outcome_quarantined.height,
+                "failing_rows": markdown_table(outcome_quarantined.select("date", "ticker", "reason", "row")),
+            },
+        ),
+        dg.AssetCheckResult(
+            asset_key=asset_key,
+            check_name=completeness_check,
+            passed=not missing,
+            metadata={"missing": markdown_table(pl.DataFrame(missing_rows)) if missing_rows
+                      else dg.MetadataValue.md("_complete_")},
+        ),
+    ]
+
+
+@dg.asset(
+    key=VALIDATED_PRICES,
+    group_name="ingest",
+    deps=[RAW_PRICES],
+    partitions_def=trading_day_partitions,
+    backfill_policy=single_run,
+    kinds={"duckdb", "pandera"},
+    metadata={"dagster/column_schema": table_schema(ValidatedPrices), "dagster/table_name": "validated.prices"},
+    check_specs=[
+        dg.AssetCheckSpec("no_quarantined_rows", asset=VALIDATED_PRICES, blocking=True,
+                          description="No raw price row of the window was rejected (see validated.quarantine)"),
+        dg.AssetCheckSpec("all_tickers_present", asset=VALIDATED_PRICES, blocking=True,
+                          description="Every session has a valid row for every ticker past its inception"),
+    ],
+)
+def validated_prices(context: dg.AssetExecutionContext, config: ValidationConfig, market_data: MarketDataResource,
+                     warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Prices that pass the Pandera rules; rejected rows go to validated.quarantine with their reasons."""
+    universe = market_data.universe()
+    start, end = partition_window(context)
+    window = Window.of(start, end, universe.calendar)
+    store = warehouse.get()
+    raw = store.read_window("raw.prices", start, end, schema=PRICE_SCHEMA)
+    previous_close = store.last_before("validated.prices", "close", start, key="ticker")
+    outcome = validate_price_window(raw, previous_close, universe, window,
+                                    max_abs_move=config.max_abs_one_day_move,
+                                    known_moves=universe.known_moves_frame())
+    store.replace_windows([
+        WindowWrite("validated.prices", outcome.valid),
+        WindowWrite(QUARANTINE_TABLE, outcome.quarantined, scope={"dataset": "prices"}),
+    ], start, end)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": outcome.valid.height,
+            "quarantined_rows": outcome.quarantined.height,
+            "sessions": len(window.sessions),
+            "preview": markdown_table(outcome.valid.tail(len(universe.instruments))),
+        },
+        check_results=_check_results(VALIDATED_PRICES, outcome.quarantined, outcome.missing, "all_tickers_present"),
+    )
+
+
+@dg.asset(
+    key=VALIDATED_MACRO,
+    group_name="ingest",
+    deps=[RAW_MACRO],
+    partitions_def=trading_day_partitions,
+    backfill_policy=single_run,
+    kinds={"duckdb", "pandera"},
+    metadata={"dagster/column_schema": table_schema(ValidatedMacro), "dagster/table_name": "validated.macro"},
+    check_specs=[
+        dg.AssetCheckSpec("no_quarantined_rows", asset=VALIDATED_MACRO, blocking=True,
+                          description="No raw macro row of the window was rejected (see validated.quarantine)"),
+        dg.AssetCheckSpec("required_series_present", asset=VALIDATED_MACRO, blocking=True,
+                          description="Every required macro series has valid values in the window"),
+    ],
+)
+def validated_macro(context: dg.AssetExecutionContext, market_data: MarketDataResource,
+                    warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Macro series values that pass the rules of their kind; rejected rows go to validated.quarantine."""
+    universe = market_data.universe()
+    start, end = partition_window(context)
+    window = Window.of(start, end, universe.calendar)
+    store = warehouse.get()
+    raw = store.read_window("raw.macro", start, end, schema=MACRO_SCHEMA)
+    outcome = validate_macro_window(raw, universe, window)
+    store.replace_windows([
+        WindowWrite("validated.macro", outcome.valid),
+        WindowWrite(QUARANTINE_TABLE, outcome.quarantined, scope={"dataset": "macro"}),
+    ], start, end)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": outcome.valid.height,
+            "quarantined_rows": outcome.quarantined.height,
+            "sessions": len(window.sessions),
+            "preview": markdown_table(outcome.valid.tail(len(universe.macro))),
+        },
+        check_results=_check_results(VALIDATED_MACRO, outcome.quarantined, outcome.missing,
+                                     "required_series_present"),
+    )
+
+
+INGEST_ASSETS = [raw_prices, raw_macro, synthetic_regimes, validated_prices, validated_macro]

@@ -1,0 +1,34 @@
+"""Helpers that turn frames into Dagster metadata (markdown previews, table schemas)."""
+
+
+import dagster as dg
+import polars as pl
+
+
+def markdown_table(frame: pl.DataFrame, max_rows: int = 25) -> dg.MetadataValue:
+    """A markdown table of the first `max_rows` rows (floats to 4 decimals) for the asset's metadata."""
+    if frame.is_empty():
+        return dg.MetadataValue.md("_no rows_")
+    shown = frame.head(max_rows)
+
+    def cell(value: object) -> str:
+        if value is None:
+            return "∅"
+        if isinstance(value, float):
+            return f"{value:.4f}"
+        return str(value).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(shown.columns) + " |", "|" + "---|" * len(shown.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in shown.iter_rows()]
+    if frame.height > max_rows:
+        lines.append(f"\n_{frame.height - max_rows} more rows_")
+    return dg.MetadataValue.md("\n".join(lines))
+
+
+def table_schema(model: type) -> dg.TableSchema:
+    """Column schema of a pandera DataFrameModel, with its field descriptions, for the UI."""
+    schema = model.to_schema()  # type: ignore[attr-defined]
+    return dg.TableSchema(columns=[
+        dg.TableColumn(name=name, type=str(column.dtype), description=column.description or "")
+        for name, column in schema.columns.items()
+    ])

@@ -1,0 +1,99 @@
+"""Ingestion steps as pure functions: fetch a window from a source, then validate it. No Dagster here."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import polars as pl
+
+from sector_pipeline.calendar import sessions
+from sector_pipeline.ingest.validation import (
+    drop_before_inception,
+    expected_rows,
+    missing_required_series,
+    missing_rows,
+    require_complete,
+    require_macro_series,
+    validate_macro,
+    validate_prices,
+)
+from sector_pipeline.sources.base import MACRO_SCHEMA, PRICE_SCHEMA, REGIME_SCHEMA, MarketDataSource
+from sector_pipeline.universe import Universe
+
+REGIME_DAILY_SCHEMA = {"date": pl.Date(), "regime_id": pl.Int64(), "regime": pl.String(), "source": pl.String()}
+
+
+@dataclass(frozen=True)
+class Window:
+    start: dt.date
+    end: dt.date  # exclusive
+    sessions: tuple[dt.date, ...]
+
+    @classmethod
+    def of(cls, start: dt.date, end: dt.date, calendar: str = "XNYS") -> "Window":
+        return cls(start, end, tuple(sessions(start, end, calendar)))
+
+    @property
+    def holidays(self) -> list[dt.date]:
+        """Weekdays of the window that are not sessions (market holidays, closures)."""
+        days = [self.start + dt.timedelta(days=i) for i in range((self.end - self.start).days)]
+        return [d for d in days if d.weekday() < 5 and d not in set(self.sessions)]
+
+
+def fetch_prices(source: MarketDataSource, universe: Universe, window: Window) -> pl.DataFrame:
+    """Raw prices of the window for the benchmark and sectors, complete or a MissingDataError.
+
+    Rows outside sessions or before inception are dropped (sources pad them); any expected
+    (session, ticker) the source left out raises, naming the tickers and sessions, before anything is stored.
+    """
+    if not window.sessions:
+        return pl.DataFrame(schema=PRICE_SCHEMA)
+    frame = source.fetch_prices(universe.instruments, window.start, window.end)
+    frame = frame.filter(pl.col("date").is_in(list(window.sessions)))
+    frame = drop_before_inception(frame, {i.ticker: i.inception for i in universe.instruments})
+    require_complete(frame, universe.instruments, window.sessions)
+    return frame.select(PRICE_SCHEMA).cast(PRICE_SCHEMA).sort("date", "ticker")  # type: ignore[arg-type]
+
+
+def fetch_macro(source: MarketDataSource, universe: Universe, window: Window) -> pl.DataFrame:
+    """Raw macro series of the window; a required series entirely absent raises MissingDataError."""
+    if not window.sessions or not universe.macro:
+        return pl.DataFrame(schema=MACRO_SCHEMA)
+    frame = source.fetch_macro(universe.macro, window.start, window.end)
+    frame = frame.filter(pl.col("date").is_in(list(window.sessions)))
+    frame = drop_before_inception(frame, {m.series: m.inception for m in universe.macro}, key="series")
+    require_macro_series(frame, universe.macro, list(window.sessions))
+    return frame.select(MACRO_SCHEMA).cast(MACRO_SCHEMA).sort("date", "series")  # type: ignore[arg-type]
+
+
+def daily_regimes(spells: pl.DataFrame, window: Window, source: str) -> pl.DataFrame:
+    """Planted regime spells (REGIME_SCHEMA) as one label per session of the window."""
+    days = pl.DataFrame({"date": list(window.sessions)}, schema={"date": pl.Date()})
+    if spells.is_empty() or days.is_empty():
+        return pl.DataFrame(schema=REGIME_DAILY_SCHEMA)
+    labelled = days.join_where(
+        spells.cast(REGIME_SCHEMA),  # type: ignore[arg-type]
+        pl.col("date") >= pl.col("start_date"),
+        pl.col("date") <= pl.col("end_date"),
+    )
+    return labelled.select("date", "regime_id", "regime", pl.lit(source).alias("source")).sort("date")
+
+
+@dataclass(frozen=True)
+class ValidationOutcome:
+    valid: pl.DataFrame
+    quarantined: pl.DataFrame
+    missing: dict[str, list[dt.date]]  # expected (ticker -> sessions) with no valid row
+
+
+def validate_price_window(raw: pl.DataFrame, previous_close: pl.DataFrame, universe: Universe, window: Window,
+                          *, max_abs_move: float, known_moves: pl.DataFrame | None = None) -> ValidationOutcome:
+    valid, quarantined = validate_prices(raw, previous_close, max_abs_move=max_abs_move, known_moves=known_moves)
+    missing = missing_rows(valid, expected_rows(universe.instruments, window.sessions))
+    return ValidationOutcome(valid, quarantined, missing)
+
+
+def validate_macro_window(raw: pl.DataFrame, universe: Universe, window: Window) -> ValidationOutcome:
+    valid, quarantined = validate_macro(raw, universe.macro)
+    return ValidationOutcome(valid, quarantined, missing_required_series(valid, universe.macro, window.sessions))

@@ -1,0 +1,114 @@
+"""Pandera models of the ingestion tables; their field descriptions are what the Dagster UI shows.
+
+The validated models are the single source of truth for what a usable row is: the quarantine reasons
+are pandera's own failure cases (see `validation.py`), so a rule lives in exactly one place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Optional
+
+import pandera.polars as pa
+import polars as pl
+
+
+class RawPrices(pa.DataFrameModel):
+    """Daily OHLCV as received from the source: values may be missing or wrong, nothing is dropped."""
+
+    date: dt.date = pa.Field(description="Trading session (exchange local date)")
+    ticker: str = pa.Field(description="Instrument ticker as in the universe file")
+    open: Optional[float] = pa.Field(nullable=True, description="Opening price, split-adjusted")
+    high: Optional[float] = pa.Field(nullable=True, description="Session high, split-adjusted")
+    low: Optional[float] = pa.Field(nullable=True, description="Session low, split-adjusted")
+    close: Optional[float] = pa.Field(nullable=True, description="Closing price, split-adjusted (Yahoo 'Close')")
+    adj_close: Optional[float] = pa.Field(nullable=True, description="Close adjusted for splits and dividends")
+    volume: Optional[float] = pa.Field(nullable=True, description="Shares traded")
+    source: str = pa.Field(description="Data source that produced the row: yfinance, csv or synthetic")
+
+
+class ValidatedPrices(pa.DataFrameModel):
+    """Daily OHLCV that passed every rule; one row per (date, ticker)."""
+
+    date: dt.date = pa.Field(description="Trading session (exchange local date)")
+    ticker: str = pa.Field(description="Instrument ticker as in the universe file")
+    open: float = pa.Field(gt=0, description="Opening price, split-adjusted, > 0")
+    high: float = pa.Field(gt=0, description="Session high, split-adjusted, > 0")
+    low: float = pa.Field(gt=0, description="Session low, split-adjusted, > 0")
+    close: float = pa.Field(gt=0, description="Closing price, split-adjusted, > 0, never NaN")
+    adj_close: Optional[float] = pa.Field(gt=0, nullable=True,
+                                          description="Close adjusted for splits and dividends; null if the source has none")
+    volume: Optional[float] = pa.Field(ge=0, nullable=True, description="Shares traded, >= 0 (zero-volume days are real)")
+    source: str = pa.Field(description="Data source that produced the row")
+
+    class Config:
+        unique = ["date", "ticker"]
+        # pandera's polars backend reports NaN in a non-nullable float column as not_nullable, so a NaN
+        # close cannot pass as a number (asserted in the tests).
+
+    # Check method names are the quarantine reasons: keep them readable.
+    @pa.dataframe_check
+    def high_at_least_low(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col("high") >= pl.col("low"))
+
+    @pa.dataframe_check
+    def open_and_close_within_low_high(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        # A relative tolerance of 1e-6 absorbs the rounding of prices quoted to 4 decimals.
+        lo, hi = pl.col("low") * (1 - 1e-6), pl.col("high") * (1 + 1e-6)
+        return data.lazyframe.select(pl.col("open").is_between(lo, hi) & pl.col("close").is_between(lo, hi))
+
+
+class PriceMoveFrame(ValidatedPrices):
+    """Validated prices plus the helper columns of the one-day-move rule (dropped after validation)."""
+
+    previous_close: Optional[float] = pa.Field(nullable=True, description="Last close before this session")
+    move_limit: float = pa.Field(description="Largest plausible absolute one-day move (fraction)")
+    move_reason: Optional[str] = pa.Field(nullable=True, description="Known event that explains a larger move")
+
+    @pa.dataframe_check
+    def one_day_move_within_limit(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        move = (pl.col("close") / pl.col("previous_close") - 1).abs()
+        return data.lazyframe.select(
+            pl.col("previous_close").is_null() | pl.col("move_reason").is_not_null()
+            | (move <= pl.col("move_limit")).fill_null(True)
+        )
+
+
+class RawMacro(pa.DataFrameModel):
+    """Daily macro series (market-implied) as received: one close per series and session."""
+
+    date: dt.date = pa.Field(description="Trading session (exchange local date)")
+    series: str = pa.Field(description="Series name from the universe file, e.g. us10y_yield_pct")
+    ticker: str = pa.Field(description="Source ticker of the series, e.g. ^TNX")
+    value: Optional[float] = pa.Field(nullable=True, description="Daily close of the series")
+    source: str = pa.Field(description="Data source that produced the row")
+
+
+class ValidatedMacro(pa.DataFrameModel):
+    """Macro series values that passed the rules of their kind; one row per (date, series)."""
+
+    date: dt.date = pa.Field(description="Trading session (exchange local date)")
+    series: str = pa.Field(description="Series name from the universe file")
+    ticker: str = pa.Field(description="Source ticker of the series")
+    kind: str = pa.Field(isin=["price", "yield_pct", "index"],
+                         description="price and index must be > 0; yield_pct may be zero or negative")
+    value: float = pa.Field(description="Daily close of the series, never null or NaN")
+    source: str = pa.Field(description="Data source that produced the row")
+
+    class Config:
+        unique = ["date", "series"]
+
+    @pa.dataframe_check
+    def positive_unless_yield(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select((pl.col("kind") == "yield_pct") | (pl.col("value") > 0))
+
+
+class Quarantine(pa.DataFrameModel):
+    """Rows rejected by validation, with every rule they broke; they never reach downstream assets."""
+
+    date: dt.date = pa.Field(description="Session of the rejected row")
+    dataset: str = pa.Field(isin=["prices", "macro"], description="Which table the row was meant for")
+    ticker: str = pa.Field(description="Ticker (prices) or series name (macro)")
+    reason: str = pa.Field(description="Every failed rule, '; '-separated, e.g. 'close: greater_than(0)'")
+    row: str = pa.Field(description="The rejected row as received, as JSON")
+    source: str = pa.Field(description="Data source that produced the row")
