@@ -140,7 +140,7 @@ class Warehouse:
                 filters.append(f'"{column}" = $w_{i}')
                 params[f"w_{i}"] = value
             sql = f"select * from {schema_name}.{name} where {' and '.join(filters)} order by {order_by}"
-            return conn.execute(sql, params).pl()
+            return conn.sql(sql, params=params).pl()
 
     def last_before(self, table: str, column: str, before: dt.date, *, key: str) -> pl.DataFrame:
         """(key, column) of each key's latest row dated before `before`; empty if the table is absent."""
@@ -155,4 +155,4 @@ class Warehouse:
     def query(self, sql: str, params: Mapping[str, object] | None = None) -> pl.DataFrame:
         """Run a read-only query (bound parameters only) and return a Polars frame."""
         with self.connect(read_only=True) as conn:
-            return conn.execute(sql, dict(params or {})).pl()
+            return conn.sql(sql, params=dict(params or {})).pl()
