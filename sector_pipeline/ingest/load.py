@@ -53,7 +53,7 @@ def fetch_prices(source: MarketDataSource, universe: Universe, window: Window) -
     frame = frame.filter(pl.col("date").is_in(list(window.sessions)))
     frame = drop_before_inception(frame, {i.ticker: i.inception for i in universe.instruments})
     require_complete(frame, universe.instruments, window.sessions)
-    return frame.select(PRICE_SCHEMA).cast(PRICE_SCHEMA).sort("date", "ticker")  # type: ignore[arg-type]
+    return frame.select(list(PRICE_SCHEMA)).cast(PRICE_SCHEMA).sort("date", "ticker")  # type: ignore[arg-type]
 
 
 def fetch_macro(source: MarketDataSource, universe: Universe, window: Window) -> pl.DataFrame:
@@ -64,7 +64,7 @@ def fetch_macro(source: MarketDataSource, universe: Universe, window: Window) ->
     frame = frame.filter(pl.col("date").is_in(list(window.sessions)))
     frame = drop_before_inception(frame, {m.series: m.inception for m in universe.macro}, key="series")
     require_macro_series(frame, universe.macro, list(window.sessions))
-    return frame.select(MACRO_SCHEMA).cast(MACRO_SCHEMA).sort("date", "series")  # type: ignore[arg-type]
+    return frame.select(list(MACRO_SCHEMA)).cast(MACRO_SCHEMA).sort("date", "series")  # type: ignore[arg-type]
 
 
 def daily_regimes(spells: pl.DataFrame, window: Window, source: str) -> pl.DataFrame:

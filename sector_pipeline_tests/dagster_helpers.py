@@ -1,0 +1,30 @@
+"""Run the real Definitions in-process on a temporary warehouse, as one run per partition range."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+
+from sector_pipeline.defs import build_definitions
+from sector_pipeline.settings import Settings
+
+
+def definitions(warehouse: Path, **settings: object) -> dg.Definitions:
+    return build_definitions(Settings(warehouse_path=str(warehouse), **settings))  # type: ignore[arg-type]
+
+
+def run_range(defs: dg.Definitions, start: dt.date, last: dt.date, *, raise_on_error: bool = True,
+              selection: str | None = None) -> dg.ExecuteInProcessResult:
+    """Materialize partitions start..last (inclusive, like `--partition-range`) in ONE run."""
+    job = defs.resolve_job_def("daily_pipeline")
+    if selection:
+        job = defs.resolve_implicit_global_asset_job_def().get_subset(
+            asset_selection=set(dg.AssetSelection.from_coercible(selection).resolve(defs.resolve_asset_graph())))
+    return job.execute_in_process(
+        tags={"dagster/asset_partition_range_start": start.isoformat(),
+              "dagster/asset_partition_range_end": last.isoformat()},
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=raise_on_error,
+    )

@@ -1,0 +1,86 @@
+import datetime as dt
+
+import dagster as dg
+import pytest
+
+from sector_pipeline.errors import ConfigurationError
+from sector_pipeline.settings import Settings
+from sector_pipeline.universe import UniverseError
+from sector_pipeline_tests.dagster_helpers import definitions
+
+EXPECTED_ASSETS = {
+    "raw/prices", "raw/macro", "raw/synthetic_regimes", "validated/prices", "validated/macro",
+    "staging/stg_prices", "staging/stg_macro", "intermediate/int_daily_returns", "intermediate/int_macro_daily",
+}
+
+
+@pytest.fixture(scope="module")
+def defs(tmp_path_factory):
+    return definitions(tmp_path_factory.mktemp("defs") / "w.duckdb")
+
+
+def test_module_entry_point_loads():
+    from sector_pipeline.definitions import defs as module_defs
+
+    assert isinstance(module_defs, dg.Definitions)
+
+
+def test_assets_checks_job_and_schedule_exist(defs):
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert keys == EXPECTED_ASSETS
+    checks = {f"{c.asset_key.to_user_string()}:{c.name}" for c in graph.asset_check_keys}
+    assert checks == {"validated/prices:no_quarantined_rows", "validated/prices:all_tickers_present",
+                      "validated/macro:no_quarantined_rows", "validated/macro:required_series_present"}
+    for key in graph.asset_check_keys:
+        assert graph.get_check_spec(key).blocking
+    assert defs.resolve_job_def("daily_pipeline") is not None
+    schedule = defs.resolve_schedule_def("nightly_schedule")
+    assert schedule.cron_schedule == "30 18 * * 1-5" and schedule.execution_timezone == "America/New_York"
+
+
+def test_lineage_is_derived_from_sql(defs):
+    graph = defs.resolve_asset_graph()
+    parents = {k.to_user_string(): {p.to_user_string() for p in graph.get(k).parent_keys}
+               for k in graph.get_all_asset_keys()}
+    assert parents["validated/prices"] == {"raw/prices"}
+    assert parents["staging/stg_prices"] == {"validated/prices"}
+    assert parents["intermediate/int_macro_daily"] == {"staging/stg_macro", "staging/stg_prices"}
+
+
+def test_every_asset_is_daily_partitioned_with_single_run_backfills(defs):
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.partitions_def is not None, key
+        assert node.backfill_policy == dg.BackfillPolicy.single_run(), key
+        assert node.group_name in {"ingest", "staging", "intermediate", "marts"}
+        assert node.description, f"{key} has no description for the UI"
+    partitions = graph.get(dg.AssetKey(["raw", "prices"])).partitions_def
+    keys = partitions.get_partition_keys_in_range(dg.PartitionKeyRange("1999-01-04", "1999-01-11"))
+    assert keys == ["1999-01-04", "1999-01-05", "1999-01-06", "1999-01-07", "1999-01-08", "1999-01-11"]
+
+
+def test_schedule_requests_the_new_york_trading_day(defs):
+    schedule = defs.resolve_schedule_def("nightly_schedule")
+    when = dt.datetime(2024, 3, 15, 18, 30, tzinfo=dt.timezone(dt.timedelta(hours=-4)))
+    context = dg.build_schedule_context(scheduled_execution_time=when, repository_def=defs.get_repository_def())
+    request = schedule.evaluate_tick(context).run_requests[0]
+    assert request.partition_key == "2024-03-15"
+
+
+def test_unknown_source_is_a_configuration_error_at_load():
+    with pytest.raises(ConfigurationError, match="unknown data source 'bloomberg'; choose one of synthetic, yfinance, csv"):
+        Settings.from_env({"SECTOR_PIPELINE_SOURCE": "bloomberg"})
+
+
+def test_malformed_universe_is_a_configuration_error_at_load(tmp_path):
+    bad = tmp_path / "u.toml"
+    bad.write_text("[benchmark]\nticker = 'SPY'\n")
+    with pytest.raises(UniverseError, match="u.toml"):
+        Settings.from_env({"SECTOR_PIPELINE_UNIVERSE": str(bad)})
+
+
+def test_csv_source_needs_an_existing_directory(tmp_path):
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        Settings.from_env({"SECTOR_PIPELINE_SOURCE": "csv", "SECTOR_PIPELINE_CSV_DIR": str(tmp_path / "nope")})

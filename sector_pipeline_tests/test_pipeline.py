@@ -1,0 +1,179 @@
+"""End-to-end: the real Definitions materialize small ranges in one run on a temporary warehouse."""
+
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from sector_pipeline.calendar import sessions
+from sector_pipeline.sources.synthetic import SyntheticSource
+from sector_pipeline.warehouse import Warehouse
+from sector_pipeline_tests.dagster_helpers import definitions, run_range
+
+D = dt.date
+TABLES = ["raw.prices", "raw.macro", "raw.synthetic_regimes", "validated.prices", "validated.macro",
+          "validated.quarantine", "staging.stg_prices", "staging.stg_macro", "intermediate.int_daily_returns",
+          "intermediate.int_macro_daily"]
+
+
+def table_hashes(path: Path) -> dict[str, int]:
+    store = Warehouse(path)
+    return {t: int(store.query(f"select * from {t} order by all").hash_rows(seed=1).sum()) if store.has_table(t)
+            else -1 for t in TABLES}
+
+
+def materialized(result: dg.ExecuteInProcessResult) -> set[str]:
+    return {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+
+
+def test_a_range_materializes_every_asset_in_one_run(tmp_path, universe):
+    path = tmp_path / "w.duckdb"
+    result = run_range(definitions(path), D(2024, 1, 2), D(2024, 2, 29))
+    assert result.success
+    # one run covers the range; Dagster records one materialization per partition of it
+    assert result.dagster_run.tags["dagster/asset_partition_range_end"] == "2024-02-29"
+    weekdays = [d for d in (D(2024, 1, 2) + dt.timedelta(i) for i in range(59)) if d.weekday() < 5]
+    partitions = {e.partition for e in result.get_asset_materialization_events()
+                  if e.asset_key.to_user_string() == "raw/prices"}
+    assert partitions == {d.isoformat() for d in weekdays}
+    store = Warehouse(path)
+    days = sessions(D(2024, 1, 2), D(2024, 3, 1))
+    assert store.query("select count(*) as n from raw.prices").item() == len(days) * 12
+    assert store.query("select count(distinct date) as n from staging.stg_prices").item() == len(days) == 41
+    assert store.query("select count(*) as n from validated.quarantine").item() == 0
+    assert store.query("select distinct source from raw.prices").item() == "synthetic"
+    # int_daily_returns on the first day of the range has no lookback row yet: null, never invented
+    first = store.query("select count(*) as n from intermediate.int_daily_returns where date = '2024-01-02' "
+                        "and return_1d is null").item()
+    assert first == 12
+    # a returned value equals the ratio of stored closes
+    r = store.query("""select r.return_1d, p.total_return_price as p1, q.total_return_price as p0
+        from intermediate.int_daily_returns r join staging.stg_prices p using (date, ticker)
+        join staging.stg_prices q on q.ticker = r.ticker and q.date = r.previous_date
+        where r.ticker = 'XLE' and r.date = '2024-02-15'""").row(0)
+    assert r[0] == pytest.approx(r[1] / r[2] - 1, rel=1e-12)
+    checks = {(c.asset_key.to_user_string(), c.check_name): c.passed
+              for c in result.get_asset_check_evaluations()}
+    assert all(checks.values()) and len(checks) == 4
+
+
+def test_holiday_partition_succeeds_with_zero_rows_and_says_so(tmp_path):
+    path = tmp_path / "w.duckdb"
+    result = run_range(definitions(path), D(2024, 12, 25), D(2024, 12, 25))
+    assert result.success
+    events = {e.asset_key.to_user_string(): e.materialization.metadata
+              for e in result.get_asset_materialization_events()}
+    assert events["raw/prices"]["dagster/row_count"].value == 0
+    assert "market holiday" in events["raw/prices"]["note"].value
+    assert events["raw/prices"]["market_holidays"].value == "2024-12-25"
+    assert Warehouse(path).query("select count(*) as n from raw.prices").item() == 0
+
+
+def test_rerun_and_day_by_day_give_identical_tables(tmp_path):
+    a, b = tmp_path / "a.duckdb", tmp_path / "b.duckdb"
+    run_range(definitions(a), D(2024, 3, 1), D(2024, 3, 8))
+    first = table_hashes(a)
+    run_range(definitions(a), D(2024, 3, 1), D(2024, 3, 8))
+    assert table_hashes(a) == first
+    defs_b = definitions(b)
+    for day in sessions(D(2024, 3, 1), D(2024, 3, 9)):
+        run_range(defs_b, day, day)
+    assert table_hashes(b) == first
+    assert -1 not in first.values()
+
+
+def test_partition_before_inception_has_no_rows_for_that_ticker(tmp_path):
+    path = tmp_path / "w.duckdb"
+    assert run_range(definitions(path), D(2015, 10, 6), D(2015, 10, 8)).success
+    counts = dict(Warehouse(path).query("select ticker, count(*) from validated.prices group by all").rows())
+    assert counts["XLRE"] == 1 and "XLC" not in counts and counts["SPY"] == 3
+
+
+def write_csv_market(directory: Path, universe, start: dt.date, end: dt.date) -> pl.DataFrame:
+    source = SyntheticSource(universe, seed=7)
+    prices = source.fetch_prices(universe.instruments, start, end)
+    macro = source.fetch_macro(universe.macro, start, end).rename({"value": "close"})
+    directory.mkdir()
+    prices.drop("source").write_csv(directory / "prices.csv")
+    macro.select("date", "ticker", *(pl.col("close").alias(c) for c in ("open", "high", "low")), "close") \
+        .write_csv(directory / "macro_proxies.csv")
+    return prices
+
+
+def test_bad_rows_are_quarantined_and_block_downstream(tmp_path, universe):
+    csv_dir = tmp_path / "market"
+    prices = write_csv_market(csv_dir, universe, D(2024, 1, 2), D(2024, 1, 6))
+    path = tmp_path / "w.duckdb"
+    defs = definitions(path, source="csv", csv_dir=str(csv_dir))
+    assert run_range(defs, D(2024, 1, 2), D(2024, 1, 3)).success
+    before = table_hashes(path)
+    bad = prices.with_columns(
+        close=pl.when((pl.col("ticker") == "XLK") & (pl.col("date") == D(2024, 1, 4))).then(float("nan"))
+        .when((pl.col("ticker") == "XLF") & (pl.col("date") == D(2024, 1, 4))).then(-3.0)
+        .otherwise(pl.col("close")),
+        high=pl.when((pl.col("ticker") == "XLU") & (pl.col("date") == D(2024, 1, 5))).then(pl.col("low") * 0.5)
+        .otherwise(pl.col("high")),
+    )
+    dupe = bad.filter(ticker="XLE", date=D(2024, 1, 5)).with_columns(close=pl.col("close") * 1.01)
+    pl.concat([bad, dupe]).drop("source").write_csv(csv_dir / "prices.csv")
+    result = run_range(defs, D(2024, 1, 4), D(2024, 1, 5), raise_on_error=False)
+    store = Warehouse(path)
+    quarantine = store.query("select date, ticker, reason from validated.quarantine where dataset = 'prices' "
+                             "order by all").rows()
+    assert [(d, t) for d, t, _ in quarantine] == [(D(2024, 1, 4), "XLF"), (D(2024, 1, 4), "XLK"),
+                                                  (D(2024, 1, 5), "XLE"), (D(2024, 1, 5), "XLE"),
+                                                  (D(2024, 1, 5), "XLU")]
+    assert "close: greater_than(0)" in quarantine[0][2] and "close: not_nullable" in quarantine[1][2]
+    assert "duplicate" in quarantine[2][2] and "high_at_least_low" in quarantine[4][2]
+    valid = store.query("select count(*) from validated.prices where date >= '2024-01-04'").item()
+    assert valid == 2 * 12 - 4  # XLF, XLK, XLU and XLE (both of its duplicate rows) are out
+    checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()
+              if c.asset_key.to_user_string() == "validated/prices"}
+    assert checks == {"no_quarantined_rows": False, "all_tickers_present": False}
+    # blocking checks: nothing downstream of validated/prices ran, the stored staging window is untouched
+    done = materialized(result)
+    assert "validated/prices" in done and "staging/stg_prices" not in done
+    assert "intermediate/int_daily_returns" not in done
+    after = table_hashes(path)
+    assert after["staging.stg_prices"] == before["staging.stg_prices"]
+
+
+def test_missing_ticker_fails_the_run_and_keeps_what_was_stored(tmp_path, universe):
+    csv_dir = tmp_path / "market"
+    prices = write_csv_market(csv_dir, universe, D(2024, 1, 2), D(2024, 1, 6))
+    path = tmp_path / "w.duckdb"
+    defs = definitions(path, source="csv", csv_dir=str(csv_dir))
+    assert run_range(defs, D(2024, 1, 2), D(2024, 1, 5)).success
+    before = table_hashes(path)
+    prices.filter(pl.col("ticker") != "XLV").drop("source").write_csv(csv_dir / "prices.csv")
+    result = run_range(defs, D(2024, 1, 2), D(2024, 1, 5), raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    message = failure.step_failure_data.error.cause.message if failure.step_failure_data.error.cause \
+        else failure.step_failure_data.error.message
+    assert "XLV (4 session(s): 2024-01-02, 2024-01-03, 2024-01-04, 2024-01-05)" in message
+    assert table_hashes(path) == before
+
+
+def test_network_down_yfinance_fails_clearly_and_writes_nothing(tmp_path, monkeypatch):
+    import pandas as pd
+    import yfinance
+
+    calls = []
+
+    def offline_download(**kwargs):
+        calls.append(kwargs["tickers"])
+        return pd.DataFrame()
+
+    monkeypatch.setattr(yfinance, "download", offline_download)
+    path = tmp_path / "w.duckdb"
+    defs = definitions(path, source="yfinance")
+    defs.resources["market_data"] = defs.resources["market_data"].model_copy(update={"yfinance_max_attempts": 1})
+    result = run_range(defs, D(2024, 1, 2), D(2024, 1, 3), raise_on_error=False, selection="raw/prices")
+    assert not result.success and calls
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    text = str(failure.step_failure_data.error.to_string())
+    assert "yfinance returned no data" in text and "XLK" in text and "SPY" in text
+    assert not Warehouse(path).has_table("raw.prices")
