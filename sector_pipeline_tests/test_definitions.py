@@ -84,3 +84,17 @@ def test_malformed_universe_is_a_configuration_error_at_load(tmp_path):
 def test_csv_source_needs_an_existing_directory(tmp_path):
     with pytest.raises(ConfigurationError, match="does not exist"):
         Settings.from_env({"SECTOR_PIPELINE_SOURCE": "csv", "SECTOR_PIPELINE_CSV_DIR": str(tmp_path / "nope")})
+
+
+def test_workspace_loads_with_the_dagster_cli(tmp_path):
+    """What `dagster dev` does first: load the code location from workspace.yaml in the repo root."""
+    import os
+    import subprocess
+
+    from sector_pipeline.settings import PROJECT_ROOT
+
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "SECTOR_PIPELINE_WAREHOUSE": str(tmp_path / "w.duckdb")}
+    done = subprocess.run(["dagster", "definitions", "validate", "-w", "workspace.yaml"], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "All code locations passed validation" in done.stdout + done.stderr
