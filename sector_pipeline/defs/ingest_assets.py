@@ -5,6 +5,7 @@ Each asset is thin: window in, one pure function, one all-or-nothing write, meta
 
 
 import datetime as dt
+from typing import Callable
 
 import dagster as dg
 import pandas as pd
@@ -12,10 +13,15 @@ import polars as pl
 
 from sector_pipeline.calendar import unclosed_sessions
 from sector_pipeline.defs.metadata import markdown_table, table_schema
-from sector_pipeline.defs.partitions import partition_window, single_run, trading_day_partitions
+from sector_pipeline.defs.partitions import (
+    partition_window,
+    single_run,
+    trading_day_partitions,
+)
 from sector_pipeline.defs.resources import MarketDataResource, WarehouseResource
 from sector_pipeline.errors import SourceError
 from sector_pipeline.ingest.load import (
+    ValidationOutcome,
     Window,
     daily_regimes,
     fetch_macro,
@@ -23,9 +29,14 @@ from sector_pipeline.ingest.load import (
     validate_macro_window,
     validate_price_window,
 )
-from sector_pipeline.ingest.schemas import Quarantine, RawMacro, RawPrices, ValidatedMacro, ValidatedPrices
+from sector_pipeline.ingest.schemas import (
+    RawMacro,
+    RawPrices,
+    ValidatedMacro,
+    ValidatedPrices,
+)
 from sector_pipeline.sources.base import MACRO_SCHEMA, PRICE_SCHEMA
-from sector_pipeline.warehouse import WindowWrite
+from sector_pipeline.warehouse import Warehouse, WindowWrite
 
 RAW_PRICES = dg.AssetKey(["raw", "prices"])
 RAW_MACRO = dg.AssetKey(["raw", "macro"])
@@ -67,6 +78,21 @@ def _window_metadata(window: Window, rows: int, source: str) -> dict[str, object
     return meta
 
 
+def _ingest(context: dg.AssetExecutionContext, market_data: MarketDataResource, warehouse: WarehouseResource,
+            *, table: str, fetch: Callable[..., pl.DataFrame], key: str, shown: int) -> dg.MaterializeResult:
+    """Fetch the window from the configured source and replace it in `table` (one transaction)."""
+    universe = market_data.universe()
+    window = _window(context, universe.calendar)
+    source = market_data.client(universe)
+    frame = fetch(source, universe, window)
+    warehouse.get().replace_windows([WindowWrite(table, frame)], window.start, window.end)
+    return dg.MaterializeResult(metadata={
+        **_window_metadata(window, frame.height, source.name),
+        "distinct_" + key: frame.get_column(key).n_unique() if frame.height else 0,
+        "preview": markdown_table(frame.tail(shown)),
+    })
+
+
 @dg.asset(
     key=RAW_PRICES,
     group_name="ingest",
@@ -78,16 +104,7 @@ def _window_metadata(window: Window, rows: int, source: str) -> dict[str, object
 def raw_prices(context: dg.AssetExecutionContext, market_data: MarketDataResource,
                warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Daily OHLCV of the benchmark and sector ETFs as received from the configured source."""
-    universe = market_data.universe()
-    window = _window(context, universe.calendar)
-    source = market_data.client(universe)
-    frame = fetch_prices(source, universe, window)
-    warehouse.get().replace_windows([WindowWrite("raw.prices", frame)], window.start, window.end)
-    return dg.MaterializeResult(metadata={
-        **_window_metadata(window, frame.height, source.name),
-        "tickers": len(frame.get_column("ticker").unique()) if frame.height else 0,
-        "preview": markdown_table(frame.tail(len(universe.instruments))),
-    })
+    return _ingest(context, market_data, warehouse, table="raw.prices", fetch=fetch_prices, key="ticker", shown=12)
 
 
 @dg.asset(
@@ -101,16 +118,7 @@ def raw_prices(context: dg.AssetExecutionContext, market_data: MarketDataResourc
 def raw_macro(context: dg.AssetExecutionContext, market_data: MarketDataResource,
               warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Daily closes of the market-implied macro series (yields, VIX, inflation and growth proxies)."""
-    universe = market_data.universe()
-    window = _window(context, universe.calendar)
-    source = market_data.client(universe)
-    frame = fetch_macro(source, universe, window)
-    warehouse.get().replace_windows([WindowWrite("raw.macro", frame)], window.start, window.end)
-    return dg.MaterializeResult(metadata={
-        **_window_metadata(window, frame.height, source.name),
-        "series": len(frame.get_column("series").unique()) if frame.height else 0,
-        "preview": markdown_table(frame.tail(len(universe.macro))),
-    })
+    return _ingest(context, market_data, warehouse, table="raw.macro", fetch=fetch_macro, key="series", shown=9)
 
 
 @dg.asset(
@@ -161,6 +169,24 @@ def _check_results(asset_key: dg.AssetKey, outcome_quarantined: pl.DataFrame,
     ]
 
 
+def _store_validated(store: Warehouse, outcome: ValidationOutcome, window: Window, *, dataset: str,
+                     asset_key: dg.AssetKey, completeness_check: str, shown: int) -> dg.MaterializeResult:
+    """Write valid rows and their quarantine in ONE transaction, and report both with the check results."""
+    store.replace_windows([
+        WindowWrite(f"validated.{dataset}", outcome.valid),
+        WindowWrite(QUARANTINE_TABLE, outcome.quarantined, scope={"dataset": dataset}),
+    ], window.start, window.end)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": outcome.valid.height,
+            "quarantined_rows": outcome.quarantined.height,
+            "sessions": len(window.sessions),
+            "preview": markdown_table(outcome.valid.tail(shown)),
+        },
+        check_results=_check_results(asset_key, outcome.quarantined, outcome.missing, completeness_check),
+    )
+
+
 @dg.asset(
     key=VALIDATED_PRICES,
     group_name="ingest",
@@ -188,19 +214,8 @@ def validated_prices(context: dg.AssetExecutionContext, config: ValidationConfig
     outcome = validate_price_window(raw, previous_close, universe, window,
                                     max_abs_move=config.max_abs_one_day_move,
                                     known_moves=universe.known_moves_frame())
-    store.replace_windows([
-        WindowWrite("validated.prices", outcome.valid),
-        WindowWrite(QUARANTINE_TABLE, outcome.quarantined, scope={"dataset": "prices"}),
-    ], start, end)
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": outcome.valid.height,
-            "quarantined_rows": outcome.quarantined.height,
-            "sessions": len(window.sessions),
-            "preview": markdown_table(outcome.valid.tail(len(universe.instruments))),
-        },
-        check_results=_check_results(VALIDATED_PRICES, outcome.quarantined, outcome.missing, "all_tickers_present"),
-    )
+    return _store_validated(store, outcome, window, dataset="prices", asset_key=VALIDATED_PRICES,
+                            completeness_check="all_tickers_present", shown=len(universe.instruments))
 
 
 @dg.asset(
@@ -227,20 +242,8 @@ def validated_macro(context: dg.AssetExecutionContext, market_data: MarketDataRe
     store = warehouse.get()
     raw = store.read_window("raw.macro", start, end, schema=MACRO_SCHEMA)
     outcome = validate_macro_window(raw, universe, window)
-    store.replace_windows([
-        WindowWrite("validated.macro", outcome.valid),
-        WindowWrite(QUARANTINE_TABLE, outcome.quarantined, scope={"dataset": "macro"}),
-    ], start, end)
-    return dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": outcome.valid.height,
-            "quarantined_rows": outcome.quarantined.height,
-            "sessions": len(window.sessions),
-            "preview": markdown_table(outcome.valid.tail(len(universe.macro))),
-        },
-        check_results=_check_results(VALIDATED_MACRO, outcome.quarantined, outcome.missing,
-                                     "required_series_present"),
-    )
+    return _store_validated(store, outcome, window, dataset="macro", asset_key=VALIDATED_MACRO,
+                            completeness_check="required_series_present", shown=len(universe.macro))
 
 
 INGEST_ASSETS = [raw_prices, raw_macro, synthetic_regimes, validated_prices, validated_macro]

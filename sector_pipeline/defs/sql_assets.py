@@ -6,7 +6,11 @@ import dagster as dg
 
 from sector_pipeline.calendar import sessions_before
 from sector_pipeline.defs.metadata import markdown_table
-from sector_pipeline.defs.partitions import partition_window, single_run, trading_day_partitions
+from sector_pipeline.defs.partitions import (
+    partition_window,
+    single_run,
+    trading_day_partitions,
+)
 from sector_pipeline.defs.resources import WarehouseResource
 from sector_pipeline.sql.runner import SqlModel, discover_models, run_model
 

@@ -18,7 +18,12 @@ from sector_pipeline.ingest.validation import (
     validate_macro,
     validate_prices,
 )
-from sector_pipeline.sources.base import MACRO_SCHEMA, PRICE_SCHEMA, REGIME_SCHEMA, MarketDataSource
+from sector_pipeline.sources.base import (
+    MACRO_SCHEMA,
+    PRICE_SCHEMA,
+    REGIME_SCHEMA,
+    MarketDataSource,
+)
 from sector_pipeline.universe import Universe
 
 REGIME_DAILY_SCHEMA = {"date": pl.Date(), "regime_id": pl.Int64(), "regime": pl.String(), "source": pl.String()}

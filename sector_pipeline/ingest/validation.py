@@ -13,7 +13,12 @@ import pandera.polars as pa
 import polars as pl
 
 from sector_pipeline.errors import MissingDataError
-from sector_pipeline.ingest.schemas import PriceMoveFrame, Quarantine, ValidatedMacro, ValidatedPrices
+from sector_pipeline.ingest.schemas import (
+    PriceMoveFrame,
+    Quarantine,
+    ValidatedMacro,
+    ValidatedPrices,
+)
 from sector_pipeline.universe import Instrument, MacroSeries
 
 _ROW_INDEX = "__row"

@@ -50,6 +50,19 @@ def empty_macro() -> pl.DataFrame:
     return pl.DataFrame(schema=MACRO_SCHEMA)
 
 
+def closes_as_macro(prices: pl.DataFrame, series: Sequence[MacroSeries]) -> pl.DataFrame:
+    """Price rows of macro tickers as MACRO_SCHEMA rows: each series' value is its ticker's close."""
+    if prices.is_empty():
+        return empty_macro()
+    names = pl.DataFrame({"ticker": [s.ticker for s in series], "series": [s.series for s in series]},
+                         schema={"ticker": pl.String, "series": pl.String})
+    return (
+        prices.join(names, on="ticker", how="inner")
+        .with_columns(pl.col("close").alias("value"))
+        .select([pl.col(name).cast(dtype) for name, dtype in MACRO_SCHEMA.items()])
+    )
+
+
 class MarketDataSource(Protocol):
     """Daily prices and macro series for a date range; `end` is exclusive, like yfinance."""
 

@@ -37,7 +37,11 @@ from typing import Sequence
 import polars as pl
 
 from sector_pipeline.errors import SourceError
-from sector_pipeline.sources.base import MACRO_SCHEMA, PRICE_SCHEMA, empty_macro, empty_prices
+from sector_pipeline.sources.base import (
+    PRICE_SCHEMA,
+    closes_as_macro,
+    empty_prices,
+)
 from sector_pipeline.universe import Instrument, MacroSeries
 
 logger = logging.getLogger(__name__)
@@ -148,16 +152,7 @@ class CsvDirectorySource:
 
     def fetch_macro(self, series: Sequence[MacroSeries], start: dt.date, end: dt.date) -> pl.DataFrame:
         """Rows in MACRO_SCHEMA on dates in [start, end); ``value`` is the ticker's ``close``."""
-        prices = self._read([s.ticker for s in series], start, end)
-        if prices.is_empty():
-            return empty_macro()
-        names = pl.DataFrame({"ticker": [s.ticker for s in series], "series": [s.series for s in series]},
-                             schema={"ticker": pl.String, "series": pl.String})
-        return (
-            prices.join(names, on="ticker", how="left")
-            .with_columns(pl.col("close").alias("value"))
-            .select([pl.col(name).cast(dtype) for name, dtype in MACRO_SCHEMA.items()])
-        )
+        return closes_as_macro(self._read([s.ticker for s in series], start, end), series)
 
     def price_files(self) -> list[PriceFile]:
         """The directory's price files in name order; inspection is cached until a file changes."""

@@ -43,8 +43,20 @@ import polars as pl
 
 from sector_pipeline.calendar import sessions
 from sector_pipeline.errors import ConfigurationError, SourceError
-from sector_pipeline.sources.base import MACRO_SCHEMA, PRICE_SCHEMA, REGIME_SCHEMA, empty_macro, empty_prices
-from sector_pipeline.universe import DIMENSIONS, MACRO_KINDS, Instrument, MacroSeries, Universe
+from sector_pipeline.sources.base import (
+    MACRO_SCHEMA,
+    PRICE_SCHEMA,
+    REGIME_SCHEMA,
+    empty_macro,
+    empty_prices,
+)
+from sector_pipeline.universe import (
+    DIMENSIONS,
+    MACRO_KINDS,
+    Instrument,
+    MacroSeries,
+    Universe,
+)
 
 SYNTHETIC_ORIGIN = dt.date(1993, 1, 29)  # SPY's first session: nothing exists before it
 BLOCK_SESSIONS = 256

@@ -26,7 +26,11 @@ import pandas as pd
 import polars as pl
 
 from sector_pipeline.errors import SourceError
-from sector_pipeline.sources.base import PRICE_SCHEMA, MACRO_SCHEMA, empty_macro, empty_prices
+from sector_pipeline.sources.base import (
+    PRICE_SCHEMA,
+    closes_as_macro,
+    empty_prices,
+)
 from sector_pipeline.universe import Instrument, MacroSeries
 
 logger = logging.getLogger(__name__)
@@ -150,16 +154,7 @@ class YFinanceSource:
 
     def fetch_macro(self, series: Sequence[MacroSeries], start: dt.date, end: dt.date) -> pl.DataFrame:
         """Rows in MACRO_SCHEMA on dates in [start, end); ``value`` is Yahoo's Close."""
-        prices = self._fetch([s.ticker for s in series], start, end)
-        if prices.is_empty():
-            return empty_macro()
-        names = pl.DataFrame({"ticker": [s.ticker for s in series], "series": [s.series for s in series]},
-                             schema={"ticker": pl.String, "series": pl.String})
-        return (
-            prices.join(names, on="ticker", how="left")
-            .with_columns(pl.col("close").alias("value"))
-            .select([pl.col(name).cast(dtype) for name, dtype in MACRO_SCHEMA.items()])
-        )
+        return closes_as_macro(self._fetch([s.ticker for s in series], start, end), series)
 
     def _fetch(self, tickers: Sequence[str], start: dt.date, end: dt.date) -> pl.DataFrame:
         unique = list(dict.fromkeys(tickers))

@@ -15,9 +15,19 @@ from sector_pipeline.errors import ConfigurationError, SourceError
 from sector_pipeline.sources import synthetic
 from sector_pipeline.sources.base import MACRO_SCHEMA, PRICE_SCHEMA, REGIME_SCHEMA
 from sector_pipeline.sources.synthetic import (
-    CAP_WEIGHTS, REGIMES, SPELL_SESSIONS, SYNTHETIC_ORIGIN, SyntheticSource,
+    CAP_WEIGHTS,
+    REGIMES,
+    SPELL_SESSIONS,
+    SYNTHETIC_ORIGIN,
+    SyntheticSource,
 )
-from sector_pipeline.universe import DIMENSIONS, Instrument, MacroSeries, Universe, parse_universe
+from sector_pipeline.universe import (
+    DIMENSIONS,
+    Instrument,
+    MacroSeries,
+    Universe,
+    parse_universe,
+)
 
 END = dt.date(2026, 1, 1)
 CYCLICALS = ("XLY", "XLB", "XLI")

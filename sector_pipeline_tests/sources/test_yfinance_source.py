@@ -18,7 +18,11 @@ from yfinance.exceptions import YFRateLimitError
 
 from sector_pipeline.errors import SourceError
 from sector_pipeline.sources.base import MACRO_SCHEMA, PRICE_SCHEMA
-from sector_pipeline.sources.yfinance_source import YFinanceSource, is_transient_error, missing_tickers
+from sector_pipeline.sources.yfinance_source import (
+    YFinanceSource,
+    is_transient_error,
+    missing_tickers,
+)
 from sector_pipeline.universe import Instrument, Universe
 
 PRICE_LABELS = ["Open", "High", "Low", "Close", "Adj Close", "Volume"]

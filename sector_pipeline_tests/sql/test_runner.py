@@ -6,7 +6,12 @@ import pytest
 
 from sector_pipeline.calendar import sessions, sessions_before
 from sector_pipeline.settings import PROJECT_ROOT
-from sector_pipeline.sql.runner import SqlModelError, discover_models, referenced_tables, run_model
+from sector_pipeline.sql.runner import (
+    SqlModelError,
+    discover_models,
+    referenced_tables,
+    run_model,
+)
 from sector_pipeline.warehouse import Warehouse, WarehouseError, WindowWrite
 
 D = dt.date
