@@ -177,3 +177,14 @@ def test_network_down_yfinance_fails_clearly_and_writes_nothing(tmp_path, monkey
     text = str(failure.step_failure_data.error.to_string())
     assert "yfinance returned no data" in text and "XLK" in text and "SPY" in text
     assert not Warehouse(path).has_table("raw.prices")
+
+
+def test_every_stored_row_names_its_source(tmp_path):
+    path = tmp_path / "w.duckdb"
+    run_range(definitions(path), D(2024, 4, 1), D(2024, 4, 5))
+    store = Warehouse(path)
+    for table in TABLES:
+        if table == "validated.quarantine":
+            continue
+        sources = store.query(f"select distinct source from {table}").get_column("source").to_list()
+        assert sources == ["synthetic"], table

@@ -15,6 +15,7 @@ with_previous as (
         total_return_price,
         lag(total_return_price) over (partition by ticker order by date) as previous_total_return_price,
         lag(date) over (partition by ticker order by date) as previous_date,
+        source,
     from prices
 ),
 
@@ -25,6 +26,7 @@ final as (
         previous_date,
         total_return_price / previous_total_return_price - 1 as return_1d,
         ln(total_return_price / previous_total_return_price) as log_return_1d,
+        source,
     from with_previous
 )
 

@@ -33,6 +33,7 @@ filled as (
         grid.series_kind,
         last_value(macro.series_value ignore nulls) over carry as series_value,
         last_value(macro.date ignore nulls) over carry as observed_date,
+        last_value(macro.source ignore nulls) over carry as source,
     from grid
     left join macro
         on macro.date = grid.date
@@ -48,6 +49,7 @@ final as (
         series_value,
         observed_date,
         observed_date < date as is_carried_forward,
+        source,
     from filled
     where series_value is not null
 )
