@@ -51,3 +51,9 @@ def unclosed_sessions(days: list[dt.date], now: pd.Timestamp, calendar: str = "X
         return []
     cal = _cal(calendar, days[-1])
     return [d for d in days if cal.session_close(pd.Timestamp(d)) > now]
+
+
+def week_end_sessions(start: dt.date, end: dt.date, calendar: str = "XNYS") -> list[dt.date]:
+    """Sessions in [start, end) that are the last session of their ISO week (Thursday before a holiday Friday)."""
+    days = sessions(start, end + dt.timedelta(days=7), calendar)
+    return [d for d, nxt in zip(days, days[1:]) if d < end and nxt.isocalendar()[:2] != d.isocalendar()[:2]]

@@ -7,6 +7,7 @@ Environment variables (all optional):
   SECTOR_PIPELINE_SEED       seed of the synthetic market (default 42)
   SECTOR_PIPELINE_WAREHOUSE  DuckDB file (default data/warehouse.duckdb, relative to the working directory)
   SECTOR_PIPELINE_SQL_DIR    SQL models directory (default: dbt_like_sql/ of this checkout)
+  SECTOR_PIPELINE_ALERT_WEBHOOK  URL that receives new alerts as a JSON POST (default: none)
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Settings:
     seed: int = 42
     warehouse_path: str = "data/warehouse.duckdb"
     sql_dir: str = str(PROJECT_ROOT / "dbt_like_sql")
+    alert_webhook_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -48,6 +50,7 @@ class Settings:
             seed=seed,
             warehouse_path=env.get(PREFIX + "WAREHOUSE", cls.warehouse_path),
             sql_dir=env.get(PREFIX + "SQL_DIR", cls.sql_dir),
+            alert_webhook_url=env.get(PREFIX + "ALERT_WEBHOOK") or None,
         )
         settings.check()
         return settings
@@ -56,5 +59,7 @@ class Settings:
         """Fail now, with a clear message, rather than at the first run: bad source, universe or SQL dir."""
         universe = load_universe(self.universe_path)
         build_source(self.source, universe, csv_dir=self.csv_dir, seed=self.seed)
+        if self.alert_webhook_url and not self.alert_webhook_url.startswith(("http://", "https://")):
+            raise ConfigurationError(f"{PREFIX}ALERT_WEBHOOK must be an http(s) URL, got {self.alert_webhook_url!r}")
         if not Path(self.sql_dir).is_dir():
             raise ConfigurationError(f"SQL models directory {self.sql_dir} does not exist")

@@ -11,8 +11,8 @@ from sector_pipeline.defs import build_definitions
 from sector_pipeline.settings import Settings
 
 
-def definitions(warehouse: Path, **settings: object) -> dg.Definitions:
-    return build_definitions(Settings(warehouse_path=str(warehouse), **settings))  # type: ignore[arg-type]
+def definitions(warehouse: Path, resources: dict[str, object] | None = None, **settings: object) -> dg.Definitions:
+    return build_definitions(Settings(warehouse_path=str(warehouse), **settings), resources)  # type: ignore[arg-type]
 
 
 def run_range(defs: dg.Definitions, start: dt.date, last: dt.date, *, raise_on_error: bool = True,

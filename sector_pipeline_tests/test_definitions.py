@@ -11,6 +11,8 @@ from sector_pipeline_tests.dagster_helpers import definitions
 EXPECTED_ASSETS = {
     "raw/prices", "raw/macro", "raw/synthetic_regimes", "validated/prices", "validated/macro",
     "staging/stg_prices", "staging/stg_macro", "intermediate/int_daily_returns", "intermediate/int_macro_daily",
+    "signals/features", "signals/sector_rankings", "signals/sentiment_scores", "signals/sentiment_contributions",
+    "signals/alerts", "signals/macro_regime", "signals/sector_rotation_index", "signals/relative_rotation",
 }
 
 
@@ -46,6 +48,10 @@ def test_lineage_is_derived_from_sql(defs):
     assert parents["validated/prices"] == {"raw/prices"}
     assert parents["staging/stg_prices"] == {"validated/prices"}
     assert parents["intermediate/int_macro_daily"] == {"staging/stg_macro", "staging/stg_prices"}
+    assert parents["signals/features"] == {"staging/stg_prices"}
+    assert parents["signals/sector_rotation_index"] == {"signals/features", "signals/sector_rankings",
+                                                        "signals/macro_regime"}
+    assert parents["signals/alerts"] == {"signals/sentiment_scores", "signals/sector_rankings"}
 
 
 def test_every_asset_is_daily_partitioned_with_single_run_backfills(defs):
@@ -54,7 +60,7 @@ def test_every_asset_is_daily_partitioned_with_single_run_backfills(defs):
         node = graph.get(key)
         assert node.partitions_def is not None, key
         assert node.backfill_policy == dg.BackfillPolicy.single_run(), key
-        assert node.group_name in {"ingest", "staging", "intermediate", "marts"}
+        assert node.group_name in {"ingest", "staging", "intermediate", "marts", "signals"}
         assert node.description, f"{key} has no description for the UI"
     partitions = graph.get(dg.AssetKey(["raw", "prices"])).partitions_def
     keys = partitions.get_partition_keys_in_range(dg.PartitionKeyRange("1999-01-04", "1999-01-11"))

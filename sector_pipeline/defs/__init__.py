@@ -1,12 +1,14 @@
 """Dagster wiring (assets, checks, resources, schedules); the computation lives outside this package."""
 
 import warnings
+from typing import Any, Mapping
 
 import dagster as dg
 
 from sector_pipeline.defs.ingest_assets import INGEST_ASSETS
 from sector_pipeline.defs.resources import MarketDataResource, WarehouseResource
 from sector_pipeline.defs.schedules import daily_pipeline_job, nightly_schedule
+from sector_pipeline.defs.signal_assets import SIGNAL_ASSETS, AlertWebhookResource
 from sector_pipeline.defs.sql_assets import build_sql_assets
 from sector_pipeline.settings import Settings
 
@@ -14,21 +16,26 @@ from sector_pipeline.settings import Settings
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
 
-def build_definitions(settings: Settings) -> dg.Definitions:
-    """All assets, checks, jobs, schedules and resources for one set of settings."""
+def build_definitions(settings: Settings, resources: Mapping[str, Any] | None = None) -> dg.Definitions:
+    """All assets, checks, jobs, schedules and resources for one set of settings.
+
+    `resources` replaces resources by name (tests and embedding), e.g. a webhook with other limits.
+    """
+    defaults = {
+        "warehouse": WarehouseResource(path=settings.warehouse_path),
+        "market_data": MarketDataResource(
+            source=settings.source,
+            universe_path=settings.universe_path,
+            csv_dir=settings.csv_dir,
+            synthetic_seed=settings.seed,
+        ),
+        "alert_webhook": AlertWebhookResource(url=settings.alert_webhook_url),
+    }
     return dg.Definitions(
-        assets=[*INGEST_ASSETS, *build_sql_assets(settings.sql_dir)],
+        assets=[*INGEST_ASSETS, *build_sql_assets(settings.sql_dir), *SIGNAL_ASSETS],
         jobs=[daily_pipeline_job],
         schedules=[nightly_schedule],
-        resources={
-            "warehouse": WarehouseResource(path=settings.warehouse_path),
-            "market_data": MarketDataResource(
-                source=settings.source,
-                universe_path=settings.universe_path,
-                csv_dir=settings.csv_dir,
-                synthetic_seed=settings.seed,
-            ),
-        },
+        resources={**defaults, **(resources or {})},
         # DuckDB allows one writing process per file: steps run one after another in the run's process.
         executor=dg.in_process_executor,
     )

@@ -1,0 +1,62 @@
+"""How well the signals find the regimes planted in the synthetic market, over 1999-2026, for several seeds.
+
+    python benchmarks/regime_detection.py            # seeds 42 and 7
+    python benchmarks/regime_detection.py 1 2 3
+
+Runs the pure signal functions (features -> rankings -> sentiment -> alerts) on the whole synthetic
+history and prints the figures of sector_pipeline.signals.evaluation.regime_detection per seed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import time
+
+import polars as pl
+
+from sector_pipeline.ingest.load import Window, daily_regimes
+from sector_pipeline.signals.alerts import detect_alerts
+from sector_pipeline.signals.evaluation import regime_detection
+from sector_pipeline.signals.features import compute_features
+from sector_pipeline.signals.rankings import rank_sectors
+from sector_pipeline.signals.sentiment import sentiment_contributions, sentiment_scores
+from sector_pipeline.sources.synthetic import SyntheticSource
+from sector_pipeline.universe import load_universe
+
+
+def evaluate(seed: int, start: dt.date = dt.date(1999, 1, 4), end: dt.date = dt.date(2026, 11, 21)) -> dict[str, float]:
+    universe = load_universe()
+    source = SyntheticSource(universe, seed=seed)
+    window = Window.of(start, end)
+    prices = source.fetch_prices(universe.instruments, start, end).select(
+        "date", "ticker", pl.col("close").alias("close_price"), pl.col("adj_close").alias("total_return_price"),
+        pl.col("volume").alias("volume_shares"), "source")
+    features = compute_features(prices.lazy(), benchmark=universe.benchmark.ticker)
+    rankings = rank_sectors(features, sectors=[s.ticker for s in universe.sectors])
+    scores = sentiment_scores(sentiment_contributions(rankings, universe.characteristics()),
+                              tickers=[s.ticker for s in universe.sectors]).collect()
+    alerts = detect_alerts(scores.lazy(), rankings, universe.characteristics()).collect()
+    regimes = daily_regimes(source.regimes(start, end), window, source.name)
+    report = regime_detection(scores, alerts, regimes)
+    for tier, count in alerts.group_by("tier").len().iter_rows():
+        report[f"alerts_{tier}"] = float(count)
+    return report
+
+
+def main() -> int:
+    seeds = [int(a) for a in sys.argv[1:]] or [42, 7]
+    reports = {}
+    for seed in seeds:
+        started = time.perf_counter()
+        reports[seed] = evaluate(seed)
+        print(f"seed {seed}: computed in {time.perf_counter() - started:.1f} s")
+    names = sorted({k for r in reports.values() for k in r})
+    print(f"{'figure':52s}" + "".join(f"{'seed ' + str(s):>10s}" for s in seeds))
+    for name in names:
+        print(f"{name:52s}" + "".join(f"{reports[s].get(name, float('nan')):10.3f}" for s in seeds))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,281 @@
+"""The Sector Rotation Index (seed 003): four 0-100 component scores per sector and date, summed and ranked.
+
+Two pure functions (docs/sector_rotation_index.md has the reasoning and the choices):
+
+``macro_regime`` reads the market-implied macro series (intermediate.int_macro_daily) and scores the four
+sentiment dimensions from what the macro markets price, independently of the sector ranking:
+  signal     = a level, a spread or a change over ``SriConfig.macro_change_window`` sessions (MACRO_SIGNALS)
+  z          = trailing z-score of the signal over its last ``macro_zscore_window`` sessions, the current one
+               included (at least half the window observed; 0 when the window is flat), clipped to [-3, 3]
+  macro_score_d = tanh(mean of the z of dimension d's available signals / 2), in (-1, 1); 0 with no signal.
+A signal whose series is absent on a date (TIP before 2003, a series the source never delivers) is NULL
+there and simply not used; ``signals_used`` counts the signals that were.
+
+``sector_rotation_index`` scores each sector (the benchmark is not a sector) on each date:
+  economic    = 50 + 50 * fit, fit = sum_d c_d * macro_score_d / sum_d |c_d| (0 when every c_d is 0):
+                how well the sector's characteristics c match the macro regime (50 = no view)
+  performance = mean of the percentiles of composite_score and of the risk-adjusted relative return
+                (return_60d - benchmark return_60d) / realized_vol_20d
+  sentiment   = mean of the percentiles of relative_volume_20d and up_volume_ratio_20d (flows)
+  technical   = mean of 100 * [close > sma_50], 100 * [close > sma_200], 100 * [sma_50 > sma_200] and the RSI
+                score clip(100 - 2 * |rsi_14 - 60|, 0, 100), over the inputs that exist; NULL without rsi_14
+  percentile  = (average rank - 1) / (n - 1) * 100 among the n sectors scored on the date (50 when n = 1)
+  total_score = sum_k weight_k * component_k (SriConfig.weights; the seed's unweighted 0-400 by default)
+  sri_rank    = 1 .. N by total_score, highest first, ties broken by ticker.
+A sector is scored when it is ranked (rankings.is_ranked) and every input of the four components exists;
+the cross-sectional components, total and rank are NULL otherwise, while economic and technical scores are
+reported whenever their own inputs exist.
+
+Past data only: every window looks back, and cross-sections use one date, so the rows up to a date do not
+change when later history is appended.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import polars as pl
+
+from sector_pipeline.errors import ConfigurationError
+from sector_pipeline.signals.config import DIMENSIONS, SriConfig
+
+COMPONENTS = ("economic", "performance", "sentiment", "technical")
+
+# Columns of the Sector Rotation Index table, one row per (date, ticker), sectors only.
+SRI_COLUMNS = (
+    "date", "ticker",
+    "economic_score",      # 0-100: fit of the sector's characteristics to the macro regime (50 = no view)
+    "performance_score",   # 0-100: percentiles of composite score and risk-adjusted 60-session relative return
+    "sentiment_score",     # 0-100: percentiles of relative volume and up-volume ratio (flows)
+    "technical_score",     # 0-100: price vs 50/200-session averages, their cross, RSI sweet spot
+    "total_score",         # sum of the weighted components, 0 .. 100 * sum(weights)
+    "sri_rank",            # 1 = highest total among the sectors scored on the date
+    "is_scored",           # ranked and every component present
+)
+
+# Columns of the macro regime table, one row per (date, dimension).
+MACRO_REGIME_COLUMNS = ("date", "dimension", "macro_score", "signals_used", "detail")
+
+# Macro series names of the universe file (sp500_sectors.toml) that the signals read.
+US10Y = "us10y_yield_pct"
+US13W = "us13w_bill_yield_pct"
+VIX = "vix"
+TIPS = "tips_etf"
+TREASURY_7_10Y = "treasury_7_10y_etf"
+COPPER = "copper_future"
+GOLD = "gold_etf"
+CRUDE = "crude_oil_future"
+MACRO_SERIES = (US10Y, US13W, VIX, TIPS, TREASURY_7_10Y, COPPER, GOLD, CRUDE)
+
+# A trailing window whose standard deviation is below this fraction of its mean level is flat: z = 0.
+_FLAT_STD = 1e-9
+_Z_CLIP = 3.0
+
+
+@dataclass(frozen=True)
+class MacroSignal:
+    """One market-implied macro signal and the dimension it informs; `sign` = -1 reads it upside down."""
+
+    name: str
+    dimension: str
+    kind: str                 # "level", or "change": difference over SriConfig.macro_change_window sessions
+    transform: str            # "value", "log" (of one price), "log_ratio" (of two prices) or "spread" (a - b)
+    series: tuple[str, ...]   # the series read, in the order of the transform
+    sign: float = 1.0
+
+
+MACRO_SIGNALS: tuple[MacroSignal, ...] = (
+    # Growth: copper (industrial demand) against gold (fear, real-rate hedge) is the market's growth gauge.
+    # The yield curve is left out: its slope leads the cycle by a year and is steepest in recessions (docs).
+    MacroSignal("copper_gold_change", "cycle", "change", "log_ratio", (COPPER, GOLD)),
+    # Rates: where the long end and the front end of the curve are going, in percentage points.
+    MacroSignal("us10y_change", "rates", "change", "value", (US10Y,)),
+    MacroSignal("us13w_change", "rates", "change", "value", (US13W,)),
+    # Inflation: TIPS against nominal Treasuries of similar duration (a breakeven proxy), and crude oil.
+    MacroSignal("tips_treasury_change", "inflation", "change", "log_ratio", (TIPS, TREASURY_7_10Y)),
+    MacroSignal("crude_change", "inflation", "change", "log", (CRUDE,)),
+    # Risk appetite: a high or rising VIX is risk-off.
+    MacroSignal("vix_level", "risk", "level", "value", (VIX,), sign=-1.0),
+    MacroSignal("vix_change", "risk", "change", "value", (VIX,), sign=-1.0),
+)
+
+# The yield-curve signals, available to pass in `signals=` but not in the default set: a steep curve prices
+# growth a year ahead, yet the curve is steepest in recessions (bills follow policy cuts) and flattest late in
+# expansions, so read as the current regime it points the wrong way (docs/sector_rotation_index.md).
+CURVE_SIGNALS: tuple[MacroSignal, ...] = (
+    MacroSignal("curve_slope", "cycle", "level", "spread", (US10Y, US13W)),
+    MacroSignal("curve_slope_change", "cycle", "change", "spread", (US10Y, US13W)),
+)
+
+
+def _signal_name(signal: MacroSignal, change_window: int) -> str:
+    return f"{signal.name}_{change_window}d" if signal.kind == "change" else signal.name
+
+
+def _signal_value(signal: MacroSignal, change_window: int) -> pl.Expr:
+    """The raw signal on a frame with one column per series and one row per session, in date order."""
+    columns = [pl.col(s) for s in signal.series]
+    if signal.transform == "log_ratio":
+        base = pl.when((columns[0] > 0) & (columns[1] > 0)).then((columns[0] / columns[1]).log())
+    elif signal.transform == "log":
+        base = pl.when(columns[0] > 0).then(columns[0].log())
+    elif signal.transform == "spread":
+        base = columns[0] - columns[1]
+    else:
+        base = columns[0]
+    # A NULL on either date of the change (series absent, ratio leg missing) makes the change NULL.
+    return base.diff(change_window) if signal.kind == "change" else base
+
+
+def _trailing_zscore(value: pl.Expr, window: int) -> pl.Expr:
+    min_samples = max(2, window // 2)
+    mean = value.rolling_mean(window, min_samples=min_samples)
+    std = value.rolling_std(window, min_samples=min_samples, ddof=1)
+    flat = std <= _FLAT_STD * pl.max_horizontal(mean.abs(), pl.lit(1.0))
+    return (
+        pl.when(value.is_null() | std.is_null()).then(None)
+        .when(flat).then(0.0)
+        .otherwise((value - mean) / std)
+        .clip(-_Z_CLIP, _Z_CLIP)
+    )
+
+
+def macro_regime(macro: pl.LazyFrame, *, config: SriConfig = SriConfig(),
+                 signals: Sequence[MacroSignal] = MACRO_SIGNALS) -> pl.LazyFrame:
+    """Rows: date, dimension, macro_score in (-1, 1), signals_used, detail (each used signal and its z)."""
+    if config.macro_zscore_window < 2 or config.macro_change_window < 1:
+        raise ConfigurationError(
+            f"SriConfig: macro_zscore_window must be >= 2 and macro_change_window >= 1, got "
+            f"{config.macro_zscore_window} and {config.macro_change_window}")
+    unknown = sorted({s.dimension for s in signals} - set(DIMENSIONS))
+    if unknown:
+        raise ConfigurationError(f"macro signals: unknown dimension(s) {unknown}, expected one of {DIMENSIONS}")
+    change = config.macro_change_window
+    names = [_signal_name(s, change) for s in signals]
+    if len(set(names)) < len(names):
+        raise ConfigurationError(f"macro signals: duplicate names in {names}")
+    # One row per session of the macro table, one column per series (NULL where the series has no value):
+    # windows count these sessions, so a signal's history is the same whatever the range computed.
+    wide = macro.select("date").unique()
+    for series in dict.fromkeys(name for signal in signals for name in signal.series):
+        values = macro.filter(pl.col("series") == series).select(
+            "date", pl.col("series_value").cast(pl.Float64).alias(series))
+        wide = wide.join(values, on="date", how="left")
+    wide = wide.sort("date")
+    zscores = wide.with_columns(
+        _signal_value(s, change).alias(f"_raw_{n}") for s, n in zip(signals, names)
+    ).with_columns(
+        (s.sign * _trailing_zscore(pl.col(f"_raw_{n}"), config.macro_zscore_window)).alias(n)
+        for s, n in zip(signals, names)
+    )
+    parts = []
+    for dimension in DIMENSIONS:
+        used = [n for s, n in zip(signals, names) if s.dimension == dimension]
+        if not used:
+            parts.append(wide.select("date", dimension=pl.lit(dimension), macro_score=pl.lit(0.0),
+                                     signals_used=pl.lit(0, dtype=pl.Int32), detail=pl.lit("no signal")))
+            continue
+        z = [pl.col(n) for n in used]
+        detail = pl.concat_str(
+            [pl.when(pl.col(n).is_not_null()).then(pl.format("{} z={}", pl.lit(n), pl.col(n).round(2)))
+             for n in used],
+            separator=", ", ignore_nulls=True,
+        )
+        parts.append(zscores.select(
+            "date",
+            dimension=pl.lit(dimension),
+            macro_score=(pl.mean_horizontal(z) / 2).tanh().fill_null(0.0),
+            signals_used=pl.sum_horizontal(c.is_not_null().cast(pl.Int32) for c in z).cast(pl.Int32),
+            detail=pl.when(detail == "").then(pl.lit("no signal")).otherwise(detail),
+        ))
+    return pl.concat(parts).select(MACRO_REGIME_COLUMNS).sort("date", "dimension")
+
+
+def _check_weights(weights: dict[str, float]) -> None:
+    if set(weights) != set(COMPONENTS):
+        raise ConfigurationError(
+            f"SriConfig.weights must have exactly the keys {list(COMPONENTS)}, got {sorted(weights)}")
+    bad = {k: w for k, w in weights.items() if not (isinstance(w, (int, float)) and math.isfinite(w) and w >= 0)}
+    if bad or sum(weights.values()) <= 0:
+        raise ConfigurationError(f"SriConfig.weights must be finite, >= 0 and not all 0, got {weights}")
+
+
+def _percentile(value: pl.Expr, scored: pl.Expr) -> pl.Expr:
+    """Cross-sectional percentile 0..100 among the scored sectors of the date (average ranks; 50 if alone)."""
+    n = scored.sum().over("date")
+    rank = pl.when(scored).then(value).rank("average").over("date")
+    return pl.when(scored).then(
+        pl.when(n > 1).then((rank - 1) / (n - 1) * 100.0).otherwise(50.0)
+    )
+
+
+def _technical_score(close: pl.Expr, sma_50: pl.Expr, sma_200: pl.Expr, rsi: pl.Expr) -> pl.Expr:
+    def above(a: pl.Expr, b: pl.Expr) -> pl.Expr:
+        return pl.when(a.is_not_null() & b.is_not_null()).then(pl.when(a > b).then(100.0).otherwise(0.0))
+
+    rsi_score = (100.0 - 2.0 * (rsi - 60.0).abs()).clip(0.0, 100.0)
+    # mean_horizontal skips NULL inputs: a young sector is judged on the averages it already has.
+    return pl.when(rsi.is_not_null()).then(
+        pl.mean_horizontal(above(close, sma_50), above(close, sma_200), above(sma_50, sma_200), rsi_score)
+    )
+
+
+def sector_rotation_index(features: pl.LazyFrame, rankings: pl.LazyFrame, regime: pl.LazyFrame,
+                          characteristics: pl.DataFrame, *, config: SriConfig = SriConfig()) -> pl.LazyFrame:
+    """Rows: date, ticker, the four 0-100 component scores, total_score, sri_rank, is_scored (sectors only)."""
+    _check_weights(config.weights)
+    chars = characteristics.lazy().select("ticker", *(pl.col(d).cast(pl.Float64).alias(f"_c_{d}") for d in DIMENSIONS))
+    regime_wide = regime.group_by("date").agg(
+        pl.col("macro_score").filter(pl.col("dimension") == d).first().alias(f"_m_{d}") for d in DIMENSIONS
+    )
+    frame = (
+        features.select("date", "ticker", "close_price", "sma_50", "sma_200", "rsi_14", "return_60d",
+                        "relative_strength_change_60d", "realized_vol_20d", "relative_volume_20d",
+                        "up_volume_ratio_20d")
+        .join(chars, on="ticker", how="inner")  # sectors only: the benchmark has no characteristics
+        .join(rankings.select("date", "ticker", "composite_score", "is_ranked"), on=["date", "ticker"], how="left")
+        .join(regime_wide, on="date", how="left")
+    )
+
+    total_exposure = pl.sum_horizontal(pl.col(f"_c_{d}").abs() for d in DIMENSIONS)
+    exposure_fit = pl.sum_horizontal(pl.col(f"_c_{d}") * pl.col(f"_m_{d}") for d in DIMENSIONS)
+    regime_known = pl.all_horizontal(pl.col(f"_m_{d}").is_not_null() for d in DIMENSIONS)
+    fit = pl.when(total_exposure > 0).then(exposure_fit / total_exposure).otherwise(0.0)
+    # relative_strength = price / benchmark price over the same sessions, so the benchmark's 60-session
+    # return is (1 + return_60d) / (1 + relative_strength_change_60d) - 1 without knowing its ticker.
+    benchmark_return = (1 + pl.col("return_60d")) / (1 + pl.col("relative_strength_change_60d")) - 1
+    volatility = pl.col("realized_vol_20d")
+    risk_adjusted = pl.when(volatility > 0).then((pl.col("return_60d") - benchmark_return) / volatility)
+
+    frame = frame.with_columns(
+        economic_score=pl.when(regime_known).then(50.0 + 50.0 * fit),
+        technical_score=_technical_score(pl.col("close_price"), pl.col("sma_50"), pl.col("sma_200"),
+                                         pl.col("rsi_14")),
+        _risk_adjusted_return=risk_adjusted,
+    )
+    cross_inputs = ("composite_score", "_risk_adjusted_return", "relative_volume_20d", "up_volume_ratio_20d")
+    is_scored = (
+        pl.col("is_ranked").fill_null(False)
+        & pl.col("economic_score").is_not_null() & pl.col("technical_score").is_not_null()
+        & pl.all_horizontal(pl.col(c).is_not_null() for c in cross_inputs)
+    )
+    scored = pl.col("is_scored")
+    frame = frame.with_columns(is_scored=is_scored).with_columns(
+        performance_score=(_percentile(pl.col("composite_score"), scored)
+                           + _percentile(pl.col("_risk_adjusted_return"), scored)) / 2,
+        sentiment_score=(_percentile(pl.col("relative_volume_20d"), scored)
+                         + _percentile(pl.col("up_volume_ratio_20d"), scored)) / 2,
+    )
+    total = pl.sum_horizontal(config.weights[k] * pl.col(f"{k}_score") for k in COMPONENTS)
+    return (
+        frame.with_columns(total_score=pl.when(scored).then(total))
+        .sort("date", "ticker")
+        .with_columns(
+            # Ordinal ranks of rows sorted by ticker: equal totals are ranked by ticker.
+            sri_rank=pl.when(scored).then(
+                pl.col("total_score").rank("ordinal", descending=True).over("date")).cast(pl.Int32),
+        )
+        .select(SRI_COLUMNS)
+    )

@@ -1,0 +1,60 @@
+"""The signals find the regimes planted in the synthetic market (1999-2026), and keep their invariants."""
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from benchmarks.regime_detection import evaluate
+from sector_pipeline.calendar import sessions
+from sector_pipeline.signals.features import compute_features
+from sector_pipeline.signals.rankings import rank_sectors
+from sector_pipeline.signals.sentiment import sentiment_contributions, sentiment_scores
+from sector_pipeline.sources.synthetic import SyntheticSource
+
+
+@pytest.mark.parametrize("seed", [42, 7])
+def test_planted_regimes_are_found(seed):
+    report = evaluate(seed)
+    assert report["expansion_cycle_reading"] > 0.8       # cycle > +0.3 most of every expansion
+    assert report["contraction_cycle_reading"] > 0.8
+    assert report["risk_off_risk_reading"] > 0.75       # risk < -0.3 through risk-off
+    assert report["rising_rates_rates_reading"] > 0.65
+    assert report["flight_to_safety_spells"] >= 0.85    # a flight-to-safety CRITICAL in (nearly) every risk-off
+    assert report["flight_to_safety_outside_risk_off_and_contraction"] < 0.2
+    assert report["high_detection"] >= 0.8              # a HIGH alert within 20 sessions of a regime switch
+    assert report["regime_switches"] >= 40
+
+
+@pytest.fixture(scope="module")
+def signals(universe):
+    source = SyntheticSource(universe, seed=11)
+    prices = source.fetch_prices(universe.instruments, dt.date(2014, 1, 2), dt.date(2019, 12, 31)).select(
+        "date", "ticker", pl.col("close").alias("close_price"), pl.col("adj_close").alias("total_return_price"),
+        pl.col("volume").alias("volume_shares"), "source")
+    features = compute_features(prices.lazy(), benchmark="SPY")
+    rankings = rank_sectors(features, sectors=[s.ticker for s in universe.sectors]).collect()
+    scores = sentiment_scores(sentiment_contributions(rankings.lazy(), universe.characteristics()),
+                              tickers=[s.ticker for s in universe.sectors]).collect()
+    return rankings, scores
+
+
+def test_scores_stay_in_bounds_and_ranks_are_permutations(signals):
+    rankings, scores = signals
+    assert scores.get_column("score").min() >= -1 and scores.get_column("score").max() <= 1
+    assert scores.group_by("date").len().get_column("len").unique().to_list() == [4]
+    per_date = rankings.filter("is_ranked").group_by("date").agg(pl.col("rank").sort(), pl.len())
+    for ranks, n in per_date.select("rank", "len").iter_rows():
+        assert ranks == list(range(1, n + 1))
+
+
+def test_new_sectors_are_unranked_until_they_have_sixty_sessions(signals):
+    rankings, _ = signals
+    xlre = rankings.filter(ticker="XLRE").sort("date")
+    first = sessions(dt.date(2015, 10, 8), dt.date(2019, 12, 31))
+    assert xlre.get_column("date").to_list() == first
+    assert xlre.get_column("is_ranked").to_list()[:60] == [False] * 60
+    assert xlre.get_column("is_ranked").to_list()[60:] == [True] * (len(first) - 60)
+    assert rankings.filter(ticker="XLC", date=dt.date(2018, 9, 12)).item(0, "is_ranked") is False
+    counts = dict(rankings.filter("is_ranked").group_by("date").len().iter_rows())
+    assert counts[dt.date(2015, 12, 31)] == 9 and counts[dt.date(2019, 6, 3)] == 11
