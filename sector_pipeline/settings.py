@@ -6,6 +6,7 @@ Environment variables (all optional):
   SECTOR_PIPELINE_CSV_DIR    directory of the csv source
   SECTOR_PIPELINE_SEED       seed of the synthetic market (default 42)
   SECTOR_PIPELINE_WAREHOUSE  DuckDB file (default data/warehouse.duckdb, relative to the working directory)
+  SECTOR_PIPELINE_PUBLISHED  folder of the published marts (default data/published)
   SECTOR_PIPELINE_SQL_DIR    SQL models directory (default: dbt_like_sql/ of this checkout)
   SECTOR_PIPELINE_ALERT_WEBHOOK  URL that receives new alerts as a JSON POST (default: none)
 """
@@ -34,6 +35,7 @@ class Settings:
     warehouse_path: str = "data/warehouse.duckdb"
     sql_dir: str = str(PROJECT_ROOT / "dbt_like_sql")
     alert_webhook_url: str | None = None
+    published_dir: str = "data/published"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -51,6 +53,7 @@ class Settings:
             warehouse_path=env.get(PREFIX + "WAREHOUSE", cls.warehouse_path),
             sql_dir=env.get(PREFIX + "SQL_DIR", cls.sql_dir),
             alert_webhook_url=env.get(PREFIX + "ALERT_WEBHOOK") or None,
+            published_dir=env.get(PREFIX + "PUBLISHED", cls.published_dir),
         )
         settings.check()
         return settings

@@ -13,6 +13,9 @@ EXPECTED_ASSETS = {
     "staging/stg_prices", "staging/stg_macro", "intermediate/int_daily_returns", "intermediate/int_macro_daily",
     "signals/features", "signals/sector_rankings", "signals/sentiment_scores", "signals/sentiment_contributions",
     "signals/alerts", "signals/macro_regime", "signals/sector_rotation_index", "signals/relative_rotation",
+    "raw/universe_membership", "marts/sector_returns", "marts/sector_scores", "marts/sentiment", "marts/alerts",
+    "marts/macro_indicators", "marts/sector_rotation_index", "marts/relative_rotation", "marts/market_overview",
+    "marts/sector_returns_wide", "marts/sector_scores_wide", "marts/sentiment_wide", "published/marts",
 }
 
 
@@ -52,6 +55,8 @@ def test_lineage_is_derived_from_sql(defs):
     assert parents["signals/sector_rotation_index"] == {"signals/features", "signals/sector_rankings",
                                                         "signals/macro_regime"}
     assert parents["signals/alerts"] == {"signals/sentiment_scores", "signals/sector_rankings"}
+    assert parents["marts/sector_returns_wide"] == {"marts/sector_returns"}
+    assert parents["published/marts"] == {k for k in parents if k.startswith("marts/")}
 
 
 def test_every_asset_is_daily_partitioned_with_single_run_backfills(defs):
@@ -60,7 +65,8 @@ def test_every_asset_is_daily_partitioned_with_single_run_backfills(defs):
         node = graph.get(key)
         assert node.partitions_def is not None, key
         assert node.backfill_policy == dg.BackfillPolicy.single_run(), key
-        assert node.group_name in {"ingest", "staging", "intermediate", "marts", "signals"}
+        assert node.group_name in {"ingest", "staging", "intermediate", "marts", "signals", "published"}
+        assert all(graph.has(parent) and graph.get(parent).is_materializable for parent in node.parent_keys), key
         assert node.description, f"{key} has no description for the UI"
     partitions = graph.get(dg.AssetKey(["raw", "prices"])).partitions_def
     keys = partitions.get_partition_keys_in_range(dg.PartitionKeyRange("1999-01-04", "1999-01-11"))

@@ -6,6 +6,7 @@ from typing import Any, Mapping
 import dagster as dg
 
 from sector_pipeline.defs.ingest_assets import INGEST_ASSETS
+from sector_pipeline.defs.publish_assets import PublishedResource, build_publish_asset
 from sector_pipeline.defs.resources import MarketDataResource, WarehouseResource
 from sector_pipeline.defs.schedules import daily_pipeline_job, nightly_schedule
 from sector_pipeline.defs.signal_assets import SIGNAL_ASSETS, AlertWebhookResource
@@ -21,6 +22,8 @@ def build_definitions(settings: Settings, resources: Mapping[str, Any] | None = 
 
     `resources` replaces resources by name (tests and embedding), e.g. a webhook with other limits.
     """
+    sql_assets = build_sql_assets(settings.sql_dir)
+    mart_keys = [key for asset in sql_assets for key in asset.keys if key.path[0] == "marts"]
     defaults = {
         "warehouse": WarehouseResource(path=settings.warehouse_path),
         "market_data": MarketDataResource(
@@ -30,9 +33,10 @@ def build_definitions(settings: Settings, resources: Mapping[str, Any] | None = 
             synthetic_seed=settings.seed,
         ),
         "alert_webhook": AlertWebhookResource(url=settings.alert_webhook_url),
+        "published": PublishedResource(directory=settings.published_dir),
     }
     return dg.Definitions(
-        assets=[*INGEST_ASSETS, *build_sql_assets(settings.sql_dir), *SIGNAL_ASSETS],
+        assets=[*INGEST_ASSETS, *sql_assets, *SIGNAL_ASSETS, build_publish_asset(mart_keys)],
         jobs=[daily_pipeline_job],
         schedules=[nightly_schedule],
         resources={**defaults, **(resources or {})},

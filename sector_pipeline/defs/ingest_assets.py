@@ -26,6 +26,7 @@ from sector_pipeline.ingest.load import (
     daily_regimes,
     fetch_macro,
     fetch_prices,
+    universe_membership,
     validate_macro_window,
     validate_price_window,
 )
@@ -41,6 +42,7 @@ from sector_pipeline.warehouse import Warehouse, WindowWrite
 RAW_PRICES = dg.AssetKey(["raw", "prices"])
 RAW_MACRO = dg.AssetKey(["raw", "macro"])
 RAW_REGIMES = dg.AssetKey(["raw", "synthetic_regimes"])
+RAW_MEMBERSHIP = dg.AssetKey(["raw", "universe_membership"])
 VALIDATED_PRICES = dg.AssetKey(["validated", "prices"])
 VALIDATED_MACRO = dg.AssetKey(["validated", "macro"])
 QUARANTINE_TABLE = "validated.quarantine"
@@ -146,6 +148,30 @@ def synthetic_regimes(context: dg.AssetExecutionContext, market_data: MarketData
     })
 
 
+@dg.asset(
+    key=RAW_MEMBERSHIP,
+    group_name="ingest",
+    partitions_def=trading_day_partitions,
+    backfill_policy=single_run,
+    kinds={"duckdb"},
+    metadata={"dagster/table_name": "raw.universe_membership"},
+)
+def raw_universe_membership(context: dg.AssetExecutionContext, market_data: MarketDataResource,
+                            warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Which instruments belong to the universe on each session, with sector names and characteristics."""
+    universe = market_data.universe()
+    start, end = partition_window(context)
+    window = Window.of(start, end, universe.calendar)
+    frame = universe_membership(universe, window)
+    warehouse.get().replace_windows([WindowWrite("raw.universe_membership", frame)], start, end)
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": frame.height,
+        "sessions": len(window.sessions),
+        "universe_file": universe.path,
+        "latest": markdown_table(frame.filter(pl.col("date") == pl.col("date").max()) if frame.height else frame),
+    })
+
+
 def _check_results(asset_key: dg.AssetKey, outcome_quarantined: pl.DataFrame,
                    missing: dict[str, list[dt.date]], completeness_check: str) -> list[dg.AssetCheckResult]:
     missing_rows = [{"ticker": k, "sessions": len(v), "first": v[0], "last": v[-1]} for k, v in missing.items()]
@@ -246,4 +272,5 @@ def validated_macro(context: dg.AssetExecutionContext, market_data: MarketDataRe
                             completeness_check="required_series_present", shown=len(universe.macro))
 
 
-INGEST_ASSETS = [raw_prices, raw_macro, synthetic_regimes, validated_prices, validated_macro]
+INGEST_ASSETS = [raw_prices, raw_macro, synthetic_regimes, raw_universe_membership, validated_prices,
+                 validated_macro]

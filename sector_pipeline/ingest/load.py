@@ -102,3 +102,28 @@ def validate_price_window(raw: pl.DataFrame, previous_close: pl.DataFrame, unive
 def validate_macro_window(raw: pl.DataFrame, universe: Universe, window: Window) -> ValidationOutcome:
     valid, quarantined = validate_macro(raw, universe.macro)
     return ValidationOutcome(valid, quarantined, missing_required_series(valid, universe.macro, window.sessions))
+
+
+UNIVERSE_MEMBERSHIP_SCHEMA = {
+    "date": pl.Date(), "ticker": pl.String(), "name": pl.String(), "role": pl.String(),
+    "cycle": pl.Float64(), "rates": pl.Float64(), "inflation": pl.Float64(), "risk": pl.Float64(),
+    "universe": pl.String(),
+}
+
+
+def universe_membership(universe: Universe, window: Window) -> pl.DataFrame:
+    """Point-in-time membership: one row per session and instrument already trading (benchmark and sectors).
+
+    Sector rows carry the four sentiment characteristics, so marts and BI tools can label and explain
+    sectors as of each date without the universe file.
+    """
+    chars = {s.ticker: s for s in universe.sectors}
+    rows = [
+        {"date": day, "ticker": item.ticker, "name": item.name,
+         "role": "sector" if item.ticker in chars else "benchmark",
+         **{d: getattr(chars[item.ticker], d) if item.ticker in chars else None
+            for d in ("cycle", "rates", "inflation", "risk")},
+         "universe": universe.name}
+        for day in window.sessions for item in universe.instruments if day >= item.inception
+    ]
+    return pl.DataFrame(rows, schema=UNIVERSE_MEMBERSHIP_SCHEMA)

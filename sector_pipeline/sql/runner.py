@@ -7,6 +7,8 @@ Conventions (see docs/sql_models.md):
   model's own CTEs), never listed by hand;
 - the partition window enters as bound parameters `$start_date`, `$end_date` (end exclusive) and, for
   models that need history, `$lookback_start`, the session `lookback_sessions` before `$start_date`;
+- `-- materialized: view` makes the model a view (no parameters allowed: it is recreated, not windowed),
+  for wide, BI-friendly reshapes of a stored table;
 - a header of `-- key: value` comment lines configures the model; the first line is its description:
 
       -- Daily simple returns per ticker from validated closes.
@@ -32,7 +34,8 @@ from sector_pipeline.errors import ConfigurationError
 from sector_pipeline.warehouse import Warehouse, WarehouseError, qualified
 
 LAYERS = ("staging", "intermediate", "marts")
-SOURCE_SCHEMAS = ("raw", "validated")
+# Schemas written by Python assets (ingestion, signals, strategy): SQL models may read them.
+SOURCE_SCHEMAS = ("raw", "validated", "signals", "strategy")
 _PARAMETER = re.compile(r"\$([a-z_][a-z0-9_]*)")
 _HEADER = re.compile(r"^--\s*([a-z_]+)\s*:\s*(.+?)\s*$")
 ALLOWED_PARAMETERS = ("start_date", "end_date", "lookback_start")
@@ -55,6 +58,7 @@ class SqlModel:
     parameters: tuple[str, ...]
     lookback_sessions: int = 0
     date_column: str = "date"
+    materialized: str = "table"
 
     @property
     def table(self) -> str:
@@ -68,7 +72,7 @@ def _parse_header(text: str, path: Path) -> tuple[str, dict[str, str]]:
         if not stripped.startswith("--"):
             break
         match = _HEADER.match(stripped)
-        if match and match.group(1) in ("lookback_sessions", "date_column"):
+        if match and match.group(1) in ("lookback_sessions", "date_column", "materialized"):
             options[match.group(1)] = match.group(2)
         elif not description:
             description = stripped.lstrip("-").strip()
@@ -113,10 +117,16 @@ def load_model(path: Path, root: Path) -> SqlModel:
         raise SqlModelError(f"{path}: lookback_sessions must be a whole number") from exc
     if lookback and "lookback_start" not in parameters:
         raise SqlModelError(f"{path}: declares lookback_sessions but never reads $lookback_start")
+    materialized = options.get("materialized", "table")
+    if materialized not in ("table", "view"):
+        raise SqlModelError(f"{path}: materialized must be 'table' or 'view', not {materialized!r}")
+    if materialized == "view" and parameters:
+        raise SqlModelError(f"{path}: a view cannot use parameters ({', '.join(parameters)}): it is not windowed")
     model = SqlModel(
         schema=relative.parts[0], name=path.stem, path=path, sql=sql, description=description,
         depends_on=referenced_tables(sql, path), parameters=parameters, lookback_sessions=lookback,
         date_column=options.get("date_column", "date"),
+        materialized=materialized,
     )
     qualified(model.table)
     if model.table in model.depends_on:
@@ -156,7 +166,9 @@ def _check_acyclic(models: list[SqlModel]) -> None:
 
 def run_model(warehouse: Warehouse, model: SqlModel, start: dt.date, end: dt.date,
               lookback_start: dt.date | None = None) -> int:
-    """Materialize the window [start, end) of `model`; returns the rows written."""
+    """Materialize the window [start, end) of `model`; returns the rows written (for a view: its rows in the window)."""
+    if model.materialized == "view":
+        return _create_view(warehouse, model, start, end)
     params = {"start_date": start, "end_date": end, "lookback_start": lookback_start or start}
     bound = {k: v for k, v in params.items() if k in model.parameters}
     window = {"window_start": start, "window_end": end}
@@ -196,3 +208,16 @@ def _check_columns(conn: duckdb.DuckDBPyConnection, warehouse: Warehouse, model:
         )
     if model.date_column not in produced:
         raise SqlModelError(f"{model.path}: no column '{model.date_column}' to partition by")
+
+
+def _create_view(warehouse: Warehouse, model: SqlModel, start: dt.date, end: dt.date) -> int:
+    column = f'"{model.date_column}"'
+    with warehouse.connect() as conn:
+        try:
+            conn.execute(f"create schema if not exists {model.schema}")
+            conn.execute(f"create or replace view {model.table} as {model.sql}")
+            return int(conn.execute(
+                f"select count(*) from {model.table} where {column} >= $window_start and {column} < $window_end",
+                {"window_start": start, "window_end": end}).fetchone()[0])
+        except duckdb.Error as exc:
+            raise SqlModelError(f"view {model.table} ({model.path}) failed: {exc}") from exc

@@ -1,0 +1,112 @@
+-- One row per session: benchmark returns, breadth, leaders and laggards, the four sentiment scores and the day's alerts.
+with
+
+members as (
+    select * from raw.universe_membership
+    where date >= $start_date and date < $end_date
+),
+
+features as (
+    select * from signals.features
+    where date >= $start_date and date < $end_date
+),
+
+rankings as (
+    select * from signals.sector_rankings
+    where date >= $start_date and date < $end_date
+),
+
+scores as (
+    select * from signals.sentiment_scores
+    where date >= $start_date and date < $end_date
+),
+
+alerts as (
+    select * from signals.alerts
+    where date >= $start_date and date < $end_date
+),
+
+benchmark as (
+    select
+        features.date,
+        members.ticker as benchmark,
+        100 * features.return_1d as benchmark_return_1d_pct,
+        100 * features.return_20d as benchmark_return_20d_pct,
+        100 * features.return_ytd as benchmark_return_ytd_pct,
+        features.source,
+    from features
+    inner join members using (date, ticker)
+    where members.role = 'benchmark'
+),
+
+breadth as (
+    select
+        features.date,
+        count(*) filter (where features.return_1d > 0) as sectors_up_1d,
+        count(*) filter (where features.return_1d is not null) as sectors_with_return_1d,
+    from features
+    inner join members using (date, ticker)
+    where members.role = 'sector'
+    group by features.date
+),
+
+ranked as (
+    select
+        date,
+        max(ranked_sectors) as sectors_ranked,
+        string_agg(ticker, ', ' order by rank) filter (where rank <= 3) as leaders,
+        string_agg(ticker, ', ' order by rank desc) filter (where rank > ranked_sectors - 3) as laggards,
+    from rankings
+    where is_ranked
+    group by date
+),
+
+sentiment as (
+    select
+        date,
+        max(score) filter (where dimension = 'cycle') as economic_cycle,
+        max(score) filter (where dimension = 'rates') as interest_rates,
+        max(score) filter (where dimension = 'inflation') as inflation,
+        max(score) filter (where dimension = 'risk') as risk_appetite,
+    from scores
+    group by date
+),
+
+alert_counts as (
+    select
+        date,
+        count(*) filter (where tier = 'CRITICAL') as critical_alerts,
+        count(*) filter (where tier = 'HIGH') as high_alerts,
+        count(*) filter (where tier = 'MEDIUM') as medium_alerts,
+    from alerts
+    group by date
+),
+
+final as (
+    select
+        benchmark.date,
+        benchmark.benchmark,
+        benchmark.benchmark_return_1d_pct,
+        benchmark.benchmark_return_20d_pct,
+        benchmark.benchmark_return_ytd_pct,
+        breadth.sectors_up_1d,
+        breadth.sectors_with_return_1d,
+        ranked.sectors_ranked,
+        ranked.leaders,
+        ranked.laggards,
+        sentiment.economic_cycle,
+        sentiment.interest_rates,
+        sentiment.inflation,
+        sentiment.risk_appetite,
+        coalesce(alert_counts.critical_alerts, 0) as critical_alerts,
+        coalesce(alert_counts.high_alerts, 0) as high_alerts,
+        coalesce(alert_counts.medium_alerts, 0) as medium_alerts,
+        benchmark.source,
+    from benchmark
+    left join breadth using (date)
+    left join ranked using (date)
+    left join sentiment using (date)
+    left join alert_counts using (date)
+)
+
+select * from final
