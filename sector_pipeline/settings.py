@@ -7,6 +7,7 @@ Environment variables (all optional):
   SECTOR_PIPELINE_SEED       seed of the synthetic market (default 42)
   SECTOR_PIPELINE_WAREHOUSE  DuckDB file (default data/warehouse.duckdb, relative to the working directory)
   SECTOR_PIPELINE_PUBLISHED  folder of the published marts (default data/published)
+  SECTOR_PIPELINE_REPORTS    folder of rendered heatmaps and reports (default data/reports)
   SECTOR_PIPELINE_SQL_DIR    SQL models directory (default: dbt_like_sql/ of this checkout)
   SECTOR_PIPELINE_ALERT_WEBHOOK  URL that receives new alerts as a JSON POST (default: none)
 """
@@ -36,6 +37,7 @@ class Settings:
     sql_dir: str = str(PROJECT_ROOT / "dbt_like_sql")
     alert_webhook_url: str | None = None
     published_dir: str = "data/published"
+    reports_dir: str = "data/reports"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -54,6 +56,7 @@ class Settings:
             sql_dir=env.get(PREFIX + "SQL_DIR", cls.sql_dir),
             alert_webhook_url=env.get(PREFIX + "ALERT_WEBHOOK") or None,
             published_dir=env.get(PREFIX + "PUBLISHED", cls.published_dir),
+            reports_dir=env.get(PREFIX + "REPORTS", cls.reports_dir),
         )
         settings.check()
         return settings

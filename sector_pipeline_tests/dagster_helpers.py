@@ -13,6 +13,7 @@ from sector_pipeline.settings import Settings
 
 def definitions(warehouse: Path, resources: dict[str, object] | None = None, **settings: object) -> dg.Definitions:
     settings.setdefault("published_dir", str(Path(warehouse).parent / "published"))
+    settings.setdefault("reports_dir", str(Path(warehouse).parent / "reports"))
     return build_definitions(Settings(warehouse_path=str(warehouse), **settings), resources)  # type: ignore[arg-type]
 
 

@@ -16,6 +16,10 @@ EXPECTED_ASSETS = {
     "raw/universe_membership", "marts/sector_returns", "marts/sector_scores", "marts/sentiment", "marts/alerts",
     "marts/macro_indicators", "marts/sector_rotation_index", "marts/relative_rotation", "marts/market_overview",
     "marts/sector_returns_wide", "marts/sector_scores_wide", "marts/sentiment_wide", "published/marts",
+    "heatmaps/sector_returns", "heatmaps/relative_strength_change_20d", "heatmaps/composite_score",
+    "heatmaps/sri_total", "heatmaps/sentiment",
+    "strategy/predictions", "strategy/model_runs", "strategy/skill", "strategy/allocations", "strategy/backtest",
+    "strategy/performance",
 }
 
 
@@ -36,7 +40,8 @@ def test_assets_checks_job_and_schedule_exist(defs):
     assert keys == EXPECTED_ASSETS
     checks = {f"{c.asset_key.to_user_string()}:{c.name}" for c in graph.asset_check_keys}
     assert checks == {"validated/prices:no_quarantined_rows", "validated/prices:all_tickers_present",
-                      "validated/macro:no_quarantined_rows", "validated/macro:required_series_present"}
+                      "validated/macro:no_quarantined_rows", "validated/macro:required_series_present",
+                      "strategy/allocations:weights_within_rules"}
     for key in graph.asset_check_keys:
         assert graph.get_check_spec(key).blocking
     assert defs.resolve_job_def("daily_pipeline") is not None
@@ -65,7 +70,8 @@ def test_every_asset_is_daily_partitioned_with_single_run_backfills(defs):
         node = graph.get(key)
         assert node.partitions_def is not None, key
         assert node.backfill_policy == dg.BackfillPolicy.single_run(), key
-        assert node.group_name in {"ingest", "staging", "intermediate", "marts", "signals", "published"}
+        assert node.group_name in {"ingest", "staging", "intermediate", "marts", "signals", "published",
+                                   "heatmaps", "strategy"}
         assert all(graph.has(parent) and graph.get(parent).is_materializable for parent in node.parent_keys), key
         assert node.description, f"{key} has no description for the UI"
     partitions = graph.get(dg.AssetKey(["raw", "prices"])).partitions_def

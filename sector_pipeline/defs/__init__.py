@@ -5,12 +5,14 @@ from typing import Any, Mapping
 
 import dagster as dg
 
+from sector_pipeline.defs.heatmap_assets import HEATMAP_ASSETS, HeatmapOutputResource
 from sector_pipeline.defs.ingest_assets import INGEST_ASSETS
 from sector_pipeline.defs.publish_assets import PublishedResource, build_publish_asset
 from sector_pipeline.defs.resources import MarketDataResource, WarehouseResource
 from sector_pipeline.defs.schedules import daily_pipeline_job, nightly_schedule
 from sector_pipeline.defs.signal_assets import SIGNAL_ASSETS, AlertWebhookResource
 from sector_pipeline.defs.sql_assets import build_sql_assets
+from sector_pipeline.defs.strategy_assets import STRATEGY_ASSETS
 from sector_pipeline.settings import Settings
 
 # single-run backfill policies are marked beta in Dagster 1.13; we rely on them deliberately.
@@ -34,9 +36,11 @@ def build_definitions(settings: Settings, resources: Mapping[str, Any] | None = 
         ),
         "alert_webhook": AlertWebhookResource(url=settings.alert_webhook_url),
         "published": PublishedResource(directory=settings.published_dir),
+        "heatmap_output": HeatmapOutputResource(directory=f"{settings.reports_dir}/heatmaps"),
     }
     return dg.Definitions(
-        assets=[*INGEST_ASSETS, *sql_assets, *SIGNAL_ASSETS, build_publish_asset(mart_keys)],
+        assets=[*INGEST_ASSETS, *sql_assets, *SIGNAL_ASSETS, *STRATEGY_ASSETS, *HEATMAP_ASSETS,
+                build_publish_asset(mart_keys)],
         jobs=[daily_pipeline_job],
         schedules=[nightly_schedule],
         resources={**defaults, **(resources or {})},

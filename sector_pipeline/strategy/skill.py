@@ -1,0 +1,165 @@
+"""Out-of-sample skill of the model's predictions beside two baselines: rank IC and hit rate.
+
+Signals (config.SIGNALS), each a score per sector and session, higher = expected to do better:
+  model      prediction_strength (strategy.predictions, out of sample by construction: model.py)
+  momentum   relative_strength_change_60d (signals.features): plain 60-session relative momentum
+  composite  composite_score (signals.sector_rankings, seed 004)
+Outcome: forward_relative_return over h sessions (model.forward_relative_returns), from the close of the
+signal date t to the close of t + h sessions. All three are evaluated on the same signal dates, those where
+the model has predictions, and over the sectors that have the signal and the outcome.
+
+Per signal date t:
+  ic(t)       = Spearman rank correlation across sectors of signal and outcome (average ranks for ties;
+                NULL with fewer than 3 sectors or a constant side)
+  hit rate    = hits / counted, where a (sector, t) is counted when its signal and its outcome both differ
+                from their cross-sectional means on t (means over the same sectors), and is a hit when both
+                lie on the same side of their mean: "predicted to beat the average sector, and did".
+Cumulative, over the signal dates up to t:
+  ic_mean, ic_std (ddof 1), ic_t_stat = ic_mean / (ic_std / sqrt(n))
+  ic_t_stat_non_overlapping: the same over every h-th session from the first evaluated date only. Outcomes
+      of consecutive dates share h - 1 of their h daily returns, so daily ICs are strongly autocorrelated and
+      ic_t_stat overstates significance by roughly sqrt(h); the non-overlapping t-stat is the honest one
+      (the tests and docs use it).
+  hit_rate_pooled = all hits / all counted sector-dates.
+
+A row is dated by the session its outcome became known (t + h sessions), not by t: the row for date E can
+be computed on the night of E, so the table is partition-consistent like every other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Mapping, Sequence
+
+import numpy as np
+import polars as pl
+
+from sector_pipeline.strategy import panel
+from sector_pipeline.strategy.config import SIGNALS
+from sector_pipeline.strategy.model import forward_relative_returns
+
+SKILL_COLUMNS = (
+    "date",                         # the session the outcome became known (signal_date + h sessions)
+    "signal_date", "signal", "ic", "hits", "counted", "hit_rate", "sectors",
+    "dates_evaluated", "ic_mean", "ic_std", "ic_t_stat",
+    "non_overlapping_dates", "ic_mean_non_overlapping", "ic_t_stat_non_overlapping",
+    "hit_rate_pooled",
+)
+
+
+def signal_frames(predictions: pl.LazyFrame, features: pl.LazyFrame, rankings: pl.LazyFrame
+                  ) -> dict[str, pl.LazyFrame]:
+    """(date, ticker, value) of each signal of config.SIGNALS, for ranked sectors only."""
+    ranked = rankings.filter(pl.col("is_ranked")).select("date", "ticker")
+    return {
+        "model": predictions.select("date", "ticker", pl.col(SIGNALS["model"]).alias("value")),
+        "momentum": ranked.join(features.select("date", "ticker", pl.col(SIGNALS["momentum"]).alias("value")),
+                                on=["date", "ticker"], how="inner"),
+        "composite": rankings.filter(pl.col("is_ranked"))
+        .select("date", "ticker", pl.col(SIGNALS["composite"]).alias("value")),
+    }
+
+
+def hits_per_row(signal: np.ndarray, outcome: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(hits, counted) per row; see the module docstring for the definition."""
+    both = ~np.isnan(signal) & ~np.isnan(outcome)
+    s = np.where(both, signal, np.nan)
+    y = np.where(both, outcome, np.nan)
+    ds = s - panel.row_mean(s)[:, None]
+    dy = y - panel.row_mean(y)[:, None]
+    counted = both & (ds != 0) & (dy != 0)
+    hits = counted & (np.sign(ds) == np.sign(dy))
+    return hits.sum(axis=1), counted.sum(axis=1)
+
+
+def _t_stat(mean: np.ndarray, std: np.ndarray, n: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((n > 1) & (std > 0), mean / (std / np.sqrt(n)), np.nan)
+
+
+def _cumulative(values: np.ndarray, include: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Running n, mean and sample std of `values` over the positions where `include` is true."""
+    x = np.where(include, values, 0.0)
+    n = np.cumsum(include.astype(np.int64))
+    s1 = np.cumsum(x)
+    s2 = np.cumsum(x * x)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(n > 0, s1 / np.maximum(n, 1), np.nan)
+        var = np.where(n > 1, (s2 - s1 * s1 / np.maximum(n, 1)) / np.maximum(n - 1, 1), np.nan)
+    return n, mean, np.sqrt(np.maximum(var, 0.0))
+
+
+def signal_skill(predictions: pl.LazyFrame, features: pl.LazyFrame, rankings: pl.LazyFrame, *, horizon: int,
+                 sectors: Sequence[str]) -> pl.DataFrame:
+    """Rows SKILL_COLUMNS per (evaluation date, signal), for signal dates where the model has predictions."""
+    return skill_of_signals(signal_frames(predictions, features, rankings), features, horizon=horizon,
+                            sectors=sectors, evaluate_on="model")
+
+
+def skill_of_signals(signals: Mapping[str, pl.LazyFrame], features: pl.LazyFrame, *, horizon: int,
+                     sectors: Sequence[str], evaluate_on: str | None = None) -> pl.DataFrame:
+    """Skill rows of each (name -> (date, ticker, value)) signal; `evaluate_on`: restrict to that signal's dates."""
+    tickers = sorted(sectors)
+    outcomes = forward_relative_returns(features, horizon=horizon, tickers=tickers).collect()
+    grid = panel.session_grid(features)
+    position = {d: i for i, d in enumerate(grid)}
+    collected = {name: frame.collect() for name, frame in signals.items()}
+    if evaluate_on is not None:
+        keep = collected[evaluate_on].select("date").unique()
+        collected = {name: frame.join(keep, on="date", how="semi") for name, frame in collected.items()}
+    label_end = dict(outcomes.filter(pl.col("label_end_date").is_not_null())
+                     .select("date", "label_end_date").unique().iter_rows())
+    parts = []
+    for name, frame in collected.items():
+        dates = [d for d in sorted(set(frame.get_column("date").to_list())) if d in label_end]
+        if not dates:
+            continue
+        signal = panel.to_wide(frame, "value", dates, tickers)
+        outcome = panel.to_wide(outcomes, "forward_relative_return", dates, tickers)
+        ic = panel.row_spearman(signal, outcome)
+        hits, counted = hits_per_row(signal, outcome)
+        sectors_used = (~np.isnan(signal) & ~np.isnan(outcome)).sum(axis=1)
+        has_ic = ~np.isnan(ic)
+        first = position[dates[int(np.argmax(has_ic))]] if has_ic.any() else 0
+        on_grid = np.array([(position[d] - first) % horizon == 0 and position[d] >= first for d in dates])
+        n, mean, std = _cumulative(ic, has_ic)
+        n_no, mean_no, std_no = _cumulative(ic, has_ic & on_grid)
+        hits_total, counted_total = np.cumsum(hits), np.cumsum(counted)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            hit_rate = np.where(counted > 0, hits / np.maximum(counted, 1), np.nan)
+            pooled = np.where(counted_total > 0, hits_total / np.maximum(counted_total, 1), np.nan)
+        parts.append(pl.DataFrame({
+            "date": [label_end[d] for d in dates], "signal_date": dates, "signal": name,
+            "ic": ic, "hits": hits, "counted": counted, "hit_rate": hit_rate, "sectors": sectors_used,
+            "dates_evaluated": n, "ic_mean": mean, "ic_std": std, "ic_t_stat": _t_stat(mean, std, n),
+            "non_overlapping_dates": n_no, "ic_mean_non_overlapping": mean_no,
+            "ic_t_stat_non_overlapping": _t_stat(mean_no, std_no, n_no), "hit_rate_pooled": pooled,
+        }, schema=_SCHEMA, nan_to_null=True))
+    if not parts:
+        return empty_skill()
+    return pl.concat(parts).sort("date", "signal")
+
+
+_SCHEMA = {
+    "date": pl.Date, "signal_date": pl.Date, "signal": pl.String, "ic": pl.Float64, "hits": pl.Int32,
+    "counted": pl.Int32, "hit_rate": pl.Float64, "sectors": pl.Int32, "dates_evaluated": pl.Int32,
+    "ic_mean": pl.Float64, "ic_std": pl.Float64, "ic_t_stat": pl.Float64, "non_overlapping_dates": pl.Int32,
+    "ic_mean_non_overlapping": pl.Float64, "ic_t_stat_non_overlapping": pl.Float64, "hit_rate_pooled": pl.Float64,
+}
+
+
+def empty_skill() -> pl.DataFrame:
+    return pl.DataFrame(schema=_SCHEMA)
+
+
+def skill_summary(skill: pl.DataFrame, as_of: dt.date | None = None) -> pl.DataFrame:
+    """One row per signal: the cumulative figures of its last row (dated <= as_of when given)."""
+    rows = skill if as_of is None else skill.filter(pl.col("date") <= as_of)
+    order = {name: i for i, name in enumerate(SIGNALS)}
+    return (
+        rows.sort("date", "signal_date").group_by("signal", maintain_order=True).last()
+        .select("signal", pl.col("signal_date").alias("last_signal_date"), "dates_evaluated", "ic_mean",
+                "ic_t_stat", "non_overlapping_dates", "ic_mean_non_overlapping", "ic_t_stat_non_overlapping",
+                "hit_rate_pooled")
+        .sort(pl.col("signal").replace_strict(order, default=len(order)))
+    )

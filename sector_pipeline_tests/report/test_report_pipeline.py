@@ -1,0 +1,142 @@
+"""End to end: the real pipeline with the heatmap assets, then the report command on the published marts."""
+
+import base64
+import datetime as dt
+import hashlib
+import html
+import io
+import re
+import subprocess
+import sys
+
+import dagster as dg
+import duckdb
+import pytest
+from PIL import Image
+
+from sector_pipeline.defs.heatmap_assets import HEATMAP_ASSETS, HeatmapOutputResource
+from sector_pipeline.publish import PUBLISHED_DB
+from sector_pipeline.report.heatmaps import returns_matrix
+from sector_pipeline.report.marts import MartsReader, sector_returns_on
+from sector_pipeline_tests.dagster_helpers import definitions, run_range
+
+D = dt.date
+START, LAST = D(2023, 10, 2), D(2024, 3, 28)   # Good Friday 2024-03-29 is not in the range
+REPORT_DATE = D(2024, 3, 26)                    # a session with alerts on this synthetic history
+NAMES = ["sector_returns", "relative_strength_change_20d", "composite_score", "sri_total", "sentiment"]
+IMAGE = re.compile(r"^!\[[^\]]*\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)$")
+
+
+def heatmap_definitions(warehouse, heatmap_dir) -> dg.Definitions:
+    output = HeatmapOutputResource(directory=str(heatmap_dir))
+    base = definitions(warehouse, resources={"heatmap_output": output})
+    if any(key.path[0] == "heatmaps" for key in base.resolve_all_asset_keys()):
+        return base  # build_definitions registers them already
+    return dg.Definitions.merge(base, dg.Definitions(assets=HEATMAP_ASSETS))
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    root = tmp_path_factory.mktemp("report")
+    result = run_range(heatmap_definitions(root / "warehouse.duckdb", root / "heatmaps"), START, LAST)
+    assert result.success
+    return root, result
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    with Image.open(io.BytesIO(png)) as image:
+        assert image.format == "PNG"
+        return image.size
+
+
+def test_each_heatmap_asset_shows_its_picture_on_the_pictured_date(pipeline):
+    root, result = pipeline
+    events = [e for e in result.get_asset_materialization_events() if e.asset_key.path[0] == "heatmaps"]
+    assert sorted({e.asset_key.path[1] for e in events}) == sorted(NAMES)
+    for name in NAMES:
+        mine = {e.partition: e.materialization.metadata for e in events if e.asset_key.path[1] == name}
+        last = mine[LAST.isoformat()]
+        assert last["pictured_date"].value == LAST.isoformat()
+        assert last["data_source"].value == "synthetic"
+        match = IMAGE.match(last["heatmap"].value)
+        assert match, name
+        png = base64.b64decode(match.group(1))
+        assert png_size(png)[0] in (882, 1080) and len(png) < 150_000
+        # the same picture is on disk, and only the pictured partition carries the image
+        assert (root / "heatmaps" / f"{name}_{LAST.isoformat()}.png").read_bytes() == png
+        assert [p for p, md in mine.items() if "heatmap" in md] == [LAST.isoformat()]
+
+
+def test_returns_matrix_of_the_real_marts_holds_the_mart_values(pipeline):
+    root, _ = pipeline
+    published = root / "published" / PUBLISHED_DB
+    with duckdb.connect(str(published), read_only=True) as conn:
+        expected = dict(conn.execute("select ticker || '/' || metric, value from marts.sector_returns "
+                                     "where date = ?", [LAST]).fetchall())
+    with MartsReader(published) as reader:
+        matrix = returns_matrix(sector_returns_on(reader, LAST))
+    assert len(matrix.rows) == 11 and len(expected) == 77
+    for key, value in expected.items():
+        ticker, metric = key.split("/")
+        assert matrix[ticker][metric] == value
+    assert matrix["XLK"]["20D"] == expected["XLK/20D"] is not None
+    assert matrix["XLK"]["252D"] is None  # 124 sessions of history: the 252-session return is warming up
+    twenty = [matrix[t]["20D"] for t in matrix.rows]
+    assert twenty == sorted(twenty, reverse=True)
+
+
+def run_report(*args: str, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sector_pipeline.report", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+def section(page: str, heading: str) -> str:
+    start = page.index(f"<h2>{heading}")
+    end = page.find("<h2>", start + 4)
+    return page[start:end if end > 0 else None]
+
+
+def test_report_command_writes_the_date_from_the_published_marts(pipeline):
+    root, _ = pipeline
+    published = root / "published" / PUBLISHED_DB
+    before = hashlib.sha256(published.read_bytes()).hexdigest()
+    out = root / "reports" / "report.html"
+    done = run_report("--date", REPORT_DATE.isoformat(), "--published", str(root / "published"), "--out", str(out),
+                      cwd=root)
+    assert done.returncode == 0, done.stderr
+    assert hashlib.sha256(published.read_bytes()).hexdigest() == before  # read-only
+    page = out.read_text(encoding="utf-8")
+    assert "SYNTHETIC DATA" in page
+    images = re.findall(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert len(images) == 7
+    assert all(png_size(base64.b64decode(b)) for b in images)
+    assert "http://" not in page and "https://" not in page
+
+    with duckdb.connect(str(published), read_only=True) as conn:
+        alerts = conn.execute("select tier, alert_type, message from marts.alerts where date = ? order by all",
+                              [REPORT_DATE]).fetchall()
+        sentiment = conn.execute("select score, band, interpretation from marts.sentiment where date = ?",
+                                 [REPORT_DATE]).fetchall()
+        leader = conn.execute("select ticker from marts.sector_scores_wide where date = ? and composite_rank = 1",
+                              [REPORT_DATE]).fetchone()[0]
+    assert alerts, "the fixture date should hold alerts"
+    today = section(page, f"Alerts on {REPORT_DATE.isoformat()}")
+    assert today.count("<tr class=") == len(alerts)
+    for tier, alert_type, message in alerts:
+        assert f'<tr class="{tier}"><td class="">{REPORT_DATE.isoformat()}</td><td class="">{tier}</td>' \
+               f'<td class="">{alert_type}</td>' in today
+        assert html.escape(message) in today
+    readings = section(page, "Sentiment")
+    assert len(sentiment) == 4
+    for score, band, interpretation in sentiment:
+        assert f"{score:+.3f}" in readings and html.escape(interpretation) in readings and band in readings
+    top = section(page, "Top and bottom sectors")
+    assert f'<td class="num">1</td><td class="">{leader}</td>' in top.split("<h3>Bottom</h3>")[0]
+
+
+def test_a_date_without_data_names_the_latest_available_date(pipeline):
+    root, _ = pipeline
+    done = run_report("--date", "2024-03-30", "--published", str(root / "published"), cwd=root)
+    assert done.returncode == 2
+    assert "no data for 2024-03-30" in done.stderr and "latest available date is 2024-03-28" in done.stderr
+    assert not (root / "data").exists()

@@ -1,0 +1,96 @@
+"""No look-ahead: nothing dated <= t changes when the prices after t change or are not there yet."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+import pytest
+
+from sector_pipeline.strategy.allocation import allocations
+from sector_pipeline.strategy.backtest import run_backtest
+from sector_pipeline.strategy.config import ModelConfig
+from sector_pipeline.strategy.metrics import performance
+from sector_pipeline.strategy.model import model_inputs, walk_forward
+from sector_pipeline.strategy.skill import signal_skill
+from sector_pipeline_tests.strategy.markets import signal_tables, synthetic_prices
+
+START, END = dt.date(2005, 1, 3), dt.date(2008, 7, 1)
+CUT = dt.date(2007, 10, 17)   # a Wednesday in the middle of a month and of a week
+
+
+def strategy_outputs(prices: pl.DataFrame, macro: pl.DataFrame, characteristics: pl.DataFrame,
+                     start: dt.date | None = None) -> dict[str, pl.DataFrame]:
+    tables = signal_tables(prices, characteristics, macro)
+    config = ModelConfig()
+    inputs = model_inputs(tables.features.lazy(), tables.rankings.lazy(), characteristics=characteristics,
+                          sentiment=tables.sentiment.lazy(), macro=tables.macro.lazy(), config=config)
+    model = walk_forward(inputs, config=config, start=start)
+    weights = allocations(model.predictions.lazy(), tables.rankings.lazy(), tables.features.lazy())
+    backtest = run_backtest(weights, tables.features.lazy(), benchmark="SPY")
+    return {
+        "predictions": model.predictions, "model_runs": model.model_runs,
+        "skill": signal_skill(model.predictions.lazy(), tables.features.lazy(), tables.rankings.lazy(),
+                              horizon=config.horizon, sectors=tables.sectors),
+        "allocations": weights, "backtest": backtest, "performance": performance(backtest),
+    }
+
+
+def _perturb(frame: pl.DataFrame, columns: list[str], seed: int) -> pl.DataFrame:
+    after = frame.get_column("date") > CUT
+    noise = np.exp(np.random.default_rng(seed).normal(0.0, 0.05, frame.height))
+    return frame.with_columns(pl.when(after).then(pl.col(c) * noise).otherwise(pl.col(c)).alias(c) for c in columns)
+
+
+@pytest.fixture(scope="module")
+def market(universe):
+    prices, macro = synthetic_prices(universe, 7, START, END)
+    characteristics = universe.characteristics()
+    return prices, macro, characteristics, strategy_outputs(prices, macro, characteristics)
+
+
+def _up_to_cut(outputs: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    return {name: frame.filter(pl.col("date") <= CUT) for name, frame in outputs.items()}
+
+
+def test_the_whole_history_produces_every_output(market):
+    *_, outputs = market
+    before = _up_to_cut(outputs)
+    for name, frame in before.items():
+        assert frame.height > 0, name
+    assert outputs["allocations"].get_column("book").n_unique() == 4
+    assert outputs["backtest"].get_column("strategy").n_unique() == 5
+
+
+def test_changing_prices_after_t_changes_nothing_dated_up_to_t(market):
+    prices, macro, characteristics, outputs = market
+    shifted = strategy_outputs(_perturb(prices, ["close_price", "total_return_price", "volume_shares"], 1),
+                               _perturb(macro, ["series_value"], 2), characteristics)
+    before, after = _up_to_cut(outputs), _up_to_cut(shifted)
+    for name in outputs:
+        assert before[name].equals(after[name]), name
+    # ... while the future did change
+    later = pl.col("date") > CUT
+    assert not outputs["predictions"].filter(later).equals(shifted["predictions"].filter(later))
+
+
+def test_history_ending_at_t_gives_the_same_rows_as_the_full_history(market):
+    """What a nightly run on t computes equals what a later backfill computes for the same dates."""
+    prices, macro, characteristics, outputs = market
+    until_cut = strategy_outputs(prices.filter(pl.col("date") <= CUT), macro.filter(pl.col("date") <= CUT),
+                                 characteristics)
+    full = _up_to_cut(outputs)
+    for name in outputs:
+        assert until_cut[name].equals(full[name]), name
+
+
+def test_training_only_the_window_s_months_gives_the_same_predictions(market):
+    """walk_forward(start=...) (what a nightly run does) reproduces those months of a full run, bit for bit."""
+    prices, macro, characteristics, outputs = market
+    nightly = strategy_outputs(prices.filter(pl.col("date") <= CUT), macro.filter(pl.col("date") <= CUT),
+                               characteristics, start=CUT)
+    month = pl.col("date") >= dt.date(2007, 10, 1)
+    assert nightly["predictions"].get_column("date").min() == dt.date(2007, 10, 1)
+    assert nightly["predictions"].equals(outputs["predictions"].filter(month & (pl.col("date") <= CUT)))
+    assert nightly["model_runs"].equals(outputs["model_runs"].filter(pl.col("date") == dt.date(2007, 10, 1)))
