@@ -27,6 +27,9 @@ from sector_pipeline.warehouse import Warehouse, qualified
 # Not "marts.duckdb": DuckDB names the catalog after the file, and "marts.x" would then be ambiguous.
 PUBLISHED_DB = "sector_rotation.duckdb"
 PARQUET_LINK = "parquet"
+# Written in an older storage format so that BI tools and the DuckDB CLI, which often lag the library by a
+# release or two, can open the copy: DuckDB >= 1.2 reads it.
+STORAGE_VERSION = "v1.2.0"
 MANIFEST = "publish_manifest"
 
 
@@ -71,7 +74,8 @@ def publish_marts(warehouse: Warehouse, out_dir: str | Path, *, run_id: str, sch
     view_counts: dict[str, int] = {}
     with warehouse.connect() as conn:
         tables, views = _objects(conn, schema)
-        conn.execute(f"attach '{tmp_db}' as pub")  # path is ours (timestamp + pid), never user text
+        # the path is ours (timestamp + pid), never user text
+        conn.execute(f"attach '{tmp_db}' as pub (storage_version '{STORAGE_VERSION}')")
         try:
             conn.execute(f"create schema pub.{schema}")
             for table in tables:

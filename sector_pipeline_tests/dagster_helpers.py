@@ -17,13 +17,19 @@ def definitions(warehouse: Path, resources: dict[str, object] | None = None, **s
     return build_definitions(Settings(warehouse_path=str(warehouse), **settings), resources)  # type: ignore[arg-type]
 
 
+# Stages a test needs, so it does not pay for pictures, marts and the backtest it never looks at.
+THROUGH_INTERMEDIATE = dg.AssetSelection.groups("ingest", "staging", "intermediate")
+THROUGH_SIGNALS = dg.AssetSelection.groups("ingest", "staging", "intermediate", "signals")
+
+
 def run_range(defs: dg.Definitions, start: dt.date, last: dt.date, *, raise_on_error: bool = True,
-              selection: str | None = None) -> dg.ExecuteInProcessResult:
+              selection: str | dg.AssetSelection | None = None) -> dg.ExecuteInProcessResult:
     """Materialize partitions start..last (inclusive, like `--partition-range`) in ONE run."""
     job = defs.resolve_job_def("daily_pipeline")
-    if selection:
+    if selection is not None:
+        chosen = selection if isinstance(selection, dg.AssetSelection) else dg.AssetSelection.from_coercible(selection)
         job = defs.resolve_implicit_global_asset_job_def().get_subset(
-            asset_selection=set(dg.AssetSelection.from_coercible(selection).resolve(defs.resolve_asset_graph())))
+            asset_selection=set(chosen.resolve(defs.resolve_asset_graph())))
     return job.execute_in_process(
         tags={"dagster/asset_partition_range_start": start.isoformat(),
               "dagster/asset_partition_range_end": last.isoformat()},

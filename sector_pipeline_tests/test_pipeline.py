@@ -11,7 +11,7 @@ from sector_pipeline.calendar import sessions
 from sector_pipeline.defs.resources import MarketDataResource
 from sector_pipeline.sources.synthetic import SyntheticSource
 from sector_pipeline.warehouse import Warehouse
-from sector_pipeline_tests.dagster_helpers import definitions, run_range
+from sector_pipeline_tests.dagster_helpers import THROUGH_INTERMEDIATE, definitions, run_range
 
 D = dt.date
 TABLES = ["raw.prices", "raw.macro", "raw.synthetic_regimes", "validated.prices", "validated.macro",
@@ -57,12 +57,12 @@ def test_a_range_materializes_every_asset_in_one_run(tmp_path, universe):
     assert r[0] == pytest.approx(r[1] / r[2] - 1, rel=1e-12)
     checks = {(c.asset_key.to_user_string(), c.check_name): c.passed
               for c in result.get_asset_check_evaluations()}
-    assert all(checks.values()) and len(checks) == 4
+    assert all(checks.values()) and len(checks) == 5  # 4 validation checks + the allocation rules check
 
 
 def test_holiday_partition_succeeds_with_zero_rows_and_says_so(tmp_path):
     path = tmp_path / "w.duckdb"
-    result = run_range(definitions(path), D(2024, 12, 25), D(2024, 12, 25))
+    result = run_range(definitions(path), D(2024, 12, 25), D(2024, 12, 25), selection=THROUGH_INTERMEDIATE)
     assert result.success
     events = {e.asset_key.to_user_string(): e.materialization.metadata
               for e in result.get_asset_materialization_events()}
@@ -74,20 +74,20 @@ def test_holiday_partition_succeeds_with_zero_rows_and_says_so(tmp_path):
 
 def test_rerun_and_day_by_day_give_identical_tables(tmp_path):
     a, b = tmp_path / "a.duckdb", tmp_path / "b.duckdb"
-    run_range(definitions(a), D(2024, 3, 1), D(2024, 3, 8))
+    run_range(definitions(a), D(2024, 3, 1), D(2024, 3, 8), selection=THROUGH_INTERMEDIATE)
     first = table_hashes(a)
-    run_range(definitions(a), D(2024, 3, 1), D(2024, 3, 8))
+    run_range(definitions(a), D(2024, 3, 1), D(2024, 3, 8), selection=THROUGH_INTERMEDIATE)
     assert table_hashes(a) == first
     defs_b = definitions(b)
     for day in sessions(D(2024, 3, 1), D(2024, 3, 9)):
-        run_range(defs_b, day, day)
+        run_range(defs_b, day, day, selection=THROUGH_INTERMEDIATE)
     assert table_hashes(b) == first
     assert -1 not in first.values()
 
 
 def test_partition_before_inception_has_no_rows_for_that_ticker(tmp_path):
     path = tmp_path / "w.duckdb"
-    assert run_range(definitions(path), D(2015, 10, 6), D(2015, 10, 8)).success
+    assert run_range(definitions(path), D(2015, 10, 6), D(2015, 10, 8), selection=THROUGH_INTERMEDIATE).success
     counts = dict(Warehouse(path).query("select ticker, count(*) from validated.prices group by all").rows())
     assert counts["XLRE"] == 1 and "XLC" not in counts and counts["SPY"] == 3
 
@@ -108,7 +108,7 @@ def test_bad_rows_are_quarantined_and_block_downstream(tmp_path, universe):
     prices = write_csv_market(csv_dir, universe, D(2024, 1, 2), D(2024, 1, 6))
     path = tmp_path / "w.duckdb"
     defs = definitions(path, source="csv", csv_dir=str(csv_dir))
-    assert run_range(defs, D(2024, 1, 2), D(2024, 1, 3)).success
+    assert run_range(defs, D(2024, 1, 2), D(2024, 1, 3), selection=THROUGH_INTERMEDIATE).success
     before = table_hashes(path)
     bad = prices.with_columns(
         close=pl.when((pl.col("ticker") == "XLK") & (pl.col("date") == D(2024, 1, 4))).then(float("nan"))
@@ -119,7 +119,7 @@ def test_bad_rows_are_quarantined_and_block_downstream(tmp_path, universe):
     )
     dupe = bad.filter(ticker="XLE", date=D(2024, 1, 5)).with_columns(close=pl.col("close") * 1.01)
     pl.concat([bad, dupe]).drop("source").write_csv(csv_dir / "prices.csv")
-    result = run_range(defs, D(2024, 1, 4), D(2024, 1, 5), raise_on_error=False)
+    result = run_range(defs, D(2024, 1, 4), D(2024, 1, 5), raise_on_error=False, selection=THROUGH_INTERMEDIATE)
     store = Warehouse(path)
     quarantine = store.query("select date, ticker, reason from validated.quarantine where dataset = 'prices' "
                              "order by all").rows()
@@ -146,10 +146,10 @@ def test_missing_ticker_fails_the_run_and_keeps_what_was_stored(tmp_path, univer
     prices = write_csv_market(csv_dir, universe, D(2024, 1, 2), D(2024, 1, 6))
     path = tmp_path / "w.duckdb"
     defs = definitions(path, source="csv", csv_dir=str(csv_dir))
-    assert run_range(defs, D(2024, 1, 2), D(2024, 1, 5)).success
+    assert run_range(defs, D(2024, 1, 2), D(2024, 1, 5), selection=THROUGH_INTERMEDIATE).success
     before = table_hashes(path)
     prices.filter(pl.col("ticker") != "XLV").drop("source").write_csv(csv_dir / "prices.csv")
-    result = run_range(defs, D(2024, 1, 2), D(2024, 1, 5), raise_on_error=False)
+    result = run_range(defs, D(2024, 1, 2), D(2024, 1, 5), raise_on_error=False, selection=THROUGH_INTERMEDIATE)
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
     message = failure.step_failure_data.error.cause.message if failure.step_failure_data.error.cause \
@@ -182,7 +182,7 @@ def test_network_down_yfinance_fails_clearly_and_writes_nothing(tmp_path, monkey
 
 def test_every_stored_row_names_its_source(tmp_path):
     path = tmp_path / "w.duckdb"
-    run_range(definitions(path), D(2024, 4, 1), D(2024, 4, 5))
+    run_range(definitions(path), D(2024, 4, 1), D(2024, 4, 5), selection=THROUGH_INTERMEDIATE)
     store = Warehouse(path)
     for table in TABLES:
         if table == "validated.quarantine":

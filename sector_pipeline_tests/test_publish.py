@@ -3,6 +3,7 @@
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -12,7 +13,6 @@ import duckdb
 import pytest
 
 from sector_pipeline.publish import PARQUET_LINK, PUBLISHED_DB, publish_marts
-from sector_pipeline.settings import PROJECT_ROOT
 from sector_pipeline.warehouse import Warehouse
 from sector_pipeline_tests.dagster_helpers import definitions, run_range
 
@@ -118,7 +118,18 @@ def test_failed_run_does_not_publish(tmp_path, universe):
     assert conn.execute("select max(date) from marts.market_overview").fetchone()[0] == D(2024, 3, 5)
 
 
-@pytest.mark.skipif(not (PROJECT_ROOT / "dbt_like_sql").exists(), reason="needs the checkout's SQL models")
+@pytest.mark.skipif(shutil.which("duckdb") is None, reason="the DuckDB CLI comes with the dev extra (duckdb-cli)")
+def test_the_duckdb_cli_reads_the_published_copy(tmp_path):
+    path = tmp_path / "w.duckdb"
+    assert run_range(definitions(path), D(2024, 3, 1), D(2024, 3, 5)).success
+    published = tmp_path / "published" / PUBLISHED_DB
+    done = subprocess.run(["duckdb", "-readonly", "-csv", str(published), "-c",
+                           "select count(*) as n from marts.sector_returns_wide"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["n", "33"]  # 3 sessions x 11 sectors
+
+
 def test_published_files_are_never_opened_for_writing_by_readers(tmp_path):
     path = tmp_path / "w.duckdb"
     assert run_range(definitions(path), D(2024, 3, 1), D(2024, 3, 5)).success

@@ -10,7 +10,7 @@ import pytest
 from sector_pipeline.calendar import sessions, week_end_sessions
 from sector_pipeline.defs.signal_assets import AlertWebhookResource
 from sector_pipeline.warehouse import Warehouse
-from sector_pipeline_tests.dagster_helpers import definitions, run_range
+from sector_pipeline_tests.dagster_helpers import THROUGH_SIGNALS, definitions, run_range
 
 D = dt.date
 SIGNAL_TABLES = ["signals.features", "signals.sector_rankings", "signals.sentiment_scores",
@@ -27,7 +27,7 @@ def snapshot(path) -> dict[str, list[tuple]]:
 @pytest.fixture(scope="module")
 def one_run(tmp_path_factory):
     path = tmp_path_factory.mktemp("one") / "w.duckdb"
-    result = run_range(definitions(path), START, LAST)
+    result = run_range(definitions(path), START, LAST, selection=THROUGH_SIGNALS)
     assert result.success
     return path, result
 
@@ -36,11 +36,11 @@ def test_a_range_in_one_run_equals_its_dates_one_by_one(one_run, tmp_path):
     path, _ = one_run
     other = tmp_path / "w.duckdb"
     defs = definitions(other)
-    assert run_range(defs, START, SPLIT - dt.timedelta(days=1)).success
+    assert run_range(defs, START, SPLIT - dt.timedelta(days=1), selection=THROUGH_SIGNALS).success
     day = SPLIT
     while day <= LAST:
         if day.weekday() < 5:
-            assert run_range(defs, day, day).success
+            assert run_range(defs, day, day, selection=THROUGH_SIGNALS).success
         day += dt.timedelta(days=1)
     a, b = snapshot(path), snapshot(other)
     for table in SIGNAL_TABLES:
@@ -110,7 +110,7 @@ def test_new_alerts_are_posted_to_the_webhook(one_run, tmp_path):
         # the hook only receives alerts dated within max_age_days of today: widen it for a 2024 window
         hook = AlertWebhookResource(url=f"http://127.0.0.1:{server.server_port}/alerts", max_age_days=100_000)
         defs = definitions(other, resources={"alert_webhook": hook})
-        assert run_range(defs, START, LAST).success
+        assert run_range(defs, START, LAST, selection=THROUGH_SIGNALS).success
     finally:
         server.shutdown()
     (body,) = _Hook.bodies

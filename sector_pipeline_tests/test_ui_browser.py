@@ -143,5 +143,4 @@ def test_the_validated_asset_shows_its_checks(ui, browser):
 
 def test_the_schedule_is_visible(ui, browser):
     browser.get(ui + "/automation")
-    _wait_for(browser, "nightly_schedule", name="schedule")
-    assert "06:30 PM" in _text(browser) and "Monday through Friday" in _text(browser)
+    _wait_for(browser, "nightly_schedule", "06:30 PM", "Monday through Friday", name="schedule")
