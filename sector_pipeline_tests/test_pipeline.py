@@ -11,7 +11,11 @@ from sector_pipeline.calendar import sessions
 from sector_pipeline.defs.resources import MarketDataResource
 from sector_pipeline.sources.synthetic import SyntheticSource
 from sector_pipeline.warehouse import Warehouse
-from sector_pipeline_tests.dagster_helpers import THROUGH_INTERMEDIATE, definitions, run_range
+from sector_pipeline_tests.dagster_helpers import (
+    THROUGH_INTERMEDIATE,
+    definitions,
+    run_range,
+)
 
 D = dt.date
 TABLES = ["raw.prices", "raw.macro", "raw.synthetic_regimes", "validated.prices", "validated.macro",

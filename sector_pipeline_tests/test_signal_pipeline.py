@@ -10,7 +10,11 @@ import pytest
 from sector_pipeline.calendar import sessions, week_end_sessions
 from sector_pipeline.defs.signal_assets import AlertWebhookResource
 from sector_pipeline.warehouse import Warehouse
-from sector_pipeline_tests.dagster_helpers import THROUGH_SIGNALS, definitions, run_range
+from sector_pipeline_tests.dagster_helpers import (
+    THROUGH_SIGNALS,
+    definitions,
+    run_range,
+)
 
 D = dt.date
 SIGNAL_TABLES = ["signals.features", "signals.sector_rankings", "signals.sentiment_scores",

@@ -12,6 +12,12 @@ import dagster as dg
 import polars as pl
 
 from sector_pipeline.calendar import week_end_sessions
+from sector_pipeline.defs.history import (
+    read_history,
+    summary_metadata,
+    window_asset,
+    write_windows,
+)
 from sector_pipeline.defs.metadata import markdown_table
 from sector_pipeline.defs.partitions import (
     partition_window,
@@ -27,10 +33,8 @@ from sector_pipeline.signals.rankings import rank_sectors
 from sector_pipeline.signals.rotation import relative_rotation
 from sector_pipeline.signals.sentiment import sentiment_contributions, sentiment_scores
 from sector_pipeline.signals.sri import macro_regime, sector_rotation_index
-from sector_pipeline.warehouse import Warehouse, WindowWrite
 
 GROUP = "signals"
-BEGINNING = dt.date(1900, 1, 1)
 
 
 def key(name: str) -> dg.AssetKey:
@@ -72,35 +76,12 @@ class AlertWebhookResource(dg.ConfigurableResource):
     """Only alerts dated within this many days of today are sent, so a history backfill does not flood the hook."""
 
 
-def _history(store: Warehouse, table: str, end: dt.date) -> pl.LazyFrame:
-    return store.read_window(table, BEGINNING, end).lazy()
-
-
-def _write(store: Warehouse, tables: dict[str, pl.LazyFrame], start: dt.date, end: dt.date) -> dict[str, pl.DataFrame]:
-    """Keep only the window of each frame and replace it in its table, all in one transaction."""
-    frames = {t: f.filter((pl.col("date") >= start) & (pl.col("date") < end)).collect() for t, f in tables.items()}
-    store.replace_windows([WindowWrite(t, f) for t, f in frames.items()], start, end)
-    return frames
-
-
-def _latest(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.filter(pl.col("date") == pl.col("date").max()) if frame.height else frame
-
-
 def _result(frame: pl.DataFrame, **extra: object) -> dg.MaterializeResult:
-    latest = _latest(frame)
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": frame.height,
-        "latest_date": str(latest.item(0, "date")) if latest.height else "none",
-        "latest": markdown_table(latest, max_rows=60),
-        **extra,
-    })
+    return dg.MaterializeResult(metadata=summary_metadata(frame, **extra))
 
 
 def _asset(name: str, deps: list[dg.AssetKey], **kwargs):
-    return dg.asset(key=key(name), deps=deps, group_name=GROUP, partitions_def=trading_day_partitions,
-                    backfill_policy=single_run, kinds={"polars", "duckdb"},
-                    metadata={"dagster/table_name": f"{GROUP}.{name}"}, **kwargs)
+    return window_asset(GROUP, name, deps, **kwargs)
 
 
 @_asset("features", [dg.AssetKey(["staging", "stg_prices"])])
@@ -110,8 +91,8 @@ def features(context: dg.AssetExecutionContext, market_data: MarketDataResource,
     start, end = partition_window(context)
     universe = market_data.universe()
     store = warehouse.get()
-    history = _history(store, "staging.stg_prices", end)
-    frames = _write(store, {"signals.features": compute_features(history, benchmark=universe.benchmark.ticker)},
+    history = read_history(store, "staging.stg_prices", end)
+    frames = write_windows(store, {"signals.features": compute_features(history, benchmark=universe.benchmark.ticker)},
                     start, end)
     return _result(frames["signals.features"].select(
         "date", "ticker", "return_5d", "return_20d", "return_60d", "relative_strength_change_20d", "rsi_14",
@@ -125,9 +106,9 @@ def sector_rankings(context: dg.AssetExecutionContext, config: RankingWeights, m
     start, end = partition_window(context)
     universe = market_data.universe()
     store = warehouse.get()
-    ranked = rank_sectors(_history(store, "signals.features", end), sectors=[s.ticker for s in universe.sectors],
+    ranked = rank_sectors(read_history(store, "signals.features", end), sectors=[s.ticker for s in universe.sectors],
                           config=config.to_config())
-    frame = _write(store, {"signals.sector_rankings": ranked}, start, end)["signals.sector_rankings"]
+    frame = write_windows(store, {"signals.sector_rankings": ranked}, start, end)["signals.sector_rankings"]
     return _result(frame.sort("date", "rank", nulls_last=True))
 
 
@@ -148,11 +129,11 @@ def sentiment(context: dg.AssetExecutionContext, market_data: MarketDataResource
     start, end = partition_window(context)
     universe = market_data.universe()
     store = warehouse.get()
-    contributions = sentiment_contributions(_history(store, "signals.sector_rankings", end),
+    contributions = sentiment_contributions(read_history(store, "signals.sector_rankings", end),
                                             universe.characteristics())
     scores = sentiment_scores(contributions, tickers=[s.ticker for s in universe.sectors],
                               config=SentimentConfig())
-    frames = _write(store, {"signals.sentiment_scores": scores, "signals.sentiment_contributions": contributions},
+    frames = write_windows(store, {"signals.sentiment_scores": scores, "signals.sentiment_contributions": contributions},
                     start, end)
     for name in ("sentiment_scores", "sentiment_contributions"):
         result = _result(frames[f"signals.{name}"])
@@ -166,10 +147,10 @@ def alerts(context: dg.AssetExecutionContext, config: AlertThresholds, market_da
     start, end = partition_window(context)
     universe = market_data.universe()
     store = warehouse.get()
-    found = alerts_mod.detect_alerts(_history(store, "signals.sentiment_scores", end),
-                                     _history(store, "signals.sector_rankings", end),
+    found = alerts_mod.detect_alerts(read_history(store, "signals.sentiment_scores", end),
+                                     read_history(store, "signals.sector_rankings", end),
                                      universe.characteristics(), config=config.to_config())
-    frame = _write(store, {"signals.alerts": found}, start, end)["signals.alerts"]
+    frame = write_windows(store, {"signals.alerts": found}, start, end)["signals.alerts"]
     posted = 0
     if alert_webhook.url:
         recent = frame.filter(pl.col("date") >= dt.date.today() - dt.timedelta(days=alert_webhook.max_age_days))
@@ -191,8 +172,8 @@ def macro_regime_asset(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     """The macro backdrop mapped to the four sentiment dimensions, each in [-1, +1], from market-implied data."""
     start, end = partition_window(context)
     store = warehouse.get()
-    regime = macro_regime(_history(store, "intermediate.int_macro_daily", end))
-    return _result(_write(store, {"signals.macro_regime": regime}, start, end)["signals.macro_regime"])
+    regime = macro_regime(read_history(store, "intermediate.int_macro_daily", end))
+    return _result(write_windows(store, {"signals.macro_regime": regime}, start, end)["signals.macro_regime"])
 
 
 @_asset("sector_rotation_index", [key("features"), key("sector_rankings"), key("macro_regime")])
@@ -202,10 +183,10 @@ def sector_rotation_index_asset(context: dg.AssetExecutionContext, market_data: 
     start, end = partition_window(context)
     universe = market_data.universe()
     store = warehouse.get()
-    index = sector_rotation_index(_history(store, "signals.features", end),
-                                  _history(store, "signals.sector_rankings", end),
-                                  _history(store, "signals.macro_regime", end), universe.characteristics())
-    frame = _write(store, {"signals.sector_rotation_index": index}, start, end)["signals.sector_rotation_index"]
+    index = sector_rotation_index(read_history(store, "signals.features", end),
+                                  read_history(store, "signals.sector_rankings", end),
+                                  read_history(store, "signals.macro_regime", end), universe.characteristics())
+    frame = write_windows(store, {"signals.sector_rotation_index": index}, start, end)["signals.sector_rotation_index"]
     return _result(frame.sort("date", "sri_rank", nulls_last=True))
 
 
@@ -216,12 +197,12 @@ def relative_rotation_asset(context: dg.AssetExecutionContext, market_data: Mark
     start, end = partition_window(context)
     universe = market_data.universe()
     store = warehouse.get()
-    rotation = relative_rotation(_history(store, "staging.stg_prices", end), benchmark=universe.benchmark.ticker)
+    rotation = relative_rotation(read_history(store, "staging.stg_prices", end), benchmark=universe.benchmark.ticker)
     # A weekly row dated before its week's last session is provisional (it moves when the week goes on):
     # storing it would leave a stale row behind after the next nightly run. Keep completed weeks only.
     week_ends = week_end_sessions(start, end, universe.calendar)
     rotation = rotation.filter((pl.col("frequency") == "daily") | pl.col("date").is_in(week_ends))
-    return _result(_write(store, {"signals.relative_rotation": rotation}, start, end)["signals.relative_rotation"])
+    return _result(write_windows(store, {"signals.relative_rotation": rotation}, start, end)["signals.relative_rotation"])
 
 
 SIGNAL_ASSETS = [features, sector_rankings, sentiment, alerts, macro_regime_asset, sector_rotation_index_asset,

@@ -16,6 +16,13 @@ from typing import Optional
 import dagster as dg
 import polars as pl
 
+from sector_pipeline.defs.history import (
+    BEGINNING,
+    read_history,
+    summary_metadata,
+    window_asset,
+    write_windows,
+)
 from sector_pipeline.defs.metadata import markdown_table
 from sector_pipeline.defs.partitions import (
     partition_window,
@@ -23,7 +30,6 @@ from sector_pipeline.defs.partitions import (
     trading_day_partitions,
 )
 from sector_pipeline.defs.resources import MarketDataResource, WarehouseResource
-from sector_pipeline.defs.signal_assets import BEGINNING, _write
 from sector_pipeline.strategy.allocation import allocations as build_allocations
 from sector_pipeline.strategy.allocation import weight_violations
 from sector_pipeline.strategy.backtest import run_backtest
@@ -105,34 +111,12 @@ _MACRO_SCHEMA = {"date": pl.Date, "dimension": pl.String, "macro_score": pl.Floa
 _PREDICTIONS_SCHEMA = dict(empty_predictions().schema)
 
 
-def _read(store: Warehouse, table: str, end: dt.date, columns: tuple[str, ...] | None = None,
-          schema: dict[str, pl.DataType] | None = None) -> pl.LazyFrame:
-    frame = store.read_window(table, BEGINNING, end, schema=schema)
-    if columns is not None and not frame.is_empty():
-        frame = frame.select(columns)
-    return frame.lazy()
-
-
 def _table(name: str) -> dict[str, object]:
     return {"dagster/table_name": f"{GROUP}.{name}"}
 
 
 def _last_partition(context: dg.AssetExecutionContext) -> str:
     return context.partition_keys[-1]
-
-
-def _latest(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.filter(pl.col("date") == pl.col("date").max()) if frame.height else frame
-
-
-def _summary(frame: pl.DataFrame, **extra: object) -> dict[str, object]:
-    latest = _latest(frame)
-    return {
-        "dagster/row_count": frame.height,
-        "latest_date": str(latest.item(0, "date")) if latest.height else "none",
-        "latest": markdown_table(latest, max_rows=60),
-        **extra,
-    }
 
 
 @dg.multi_asset(
@@ -157,20 +141,20 @@ def predictions(context: dg.AssetExecutionContext, config: PredictionSettings, m
     store = warehouse.get()
     model_config = config.to_config()
     inputs = model_inputs(
-        _read(store, "signals.features", end), _read(store, "signals.sector_rankings", end),
+        read_history(store, "signals.features", end), read_history(store, "signals.sector_rankings", end),
         characteristics=universe.characteristics(),
-        sentiment=_read(store, "signals.sentiment_scores", end, ("date", "dimension", "score"), _SENTIMENT_SCHEMA),
-        macro=_read(store, "signals.macro_regime", end, ("date", "dimension", "macro_score"), _MACRO_SCHEMA),
+        sentiment=read_history(store, "signals.sentiment_scores", end, ("date", "dimension", "score"), _SENTIMENT_SCHEMA),
+        macro=read_history(store, "signals.macro_regime", end, ("date", "dimension", "macro_score"), _MACRO_SCHEMA),
         config=model_config)
     result = walk_forward(inputs, config=model_config, start=start)
-    frames = _write(store, {"strategy.predictions": result.predictions.lazy(),
+    frames = write_windows(store, {"strategy.predictions": result.predictions.lazy(),
                             "strategy.model_runs": result.model_runs.lazy()}, start, end)
     runs = result.model_runs
     latest_model = runs.tail(1)
     coefficients = (pl.DataFrame({"feature": latest_model.item(0, "features"),
                                   "coefficient": latest_model.item(0, "coefficients")})
                     if runs.height else pl.DataFrame())
-    yield dg.MaterializeResult(asset_key=key("predictions"), metadata=_summary(
+    yield dg.MaterializeResult(asset_key=key("predictions"), metadata=summary_metadata(
         frames["strategy.predictions"].sort("date", "prediction_rank"),
         models_used=runs.height))
     yield dg.MaterializeResult(asset_key=key("model_runs"), metadata={
@@ -180,10 +164,8 @@ def predictions(context: dg.AssetExecutionContext, config: PredictionSettings, m
     })
 
 
-def _asset(name: str, deps: list[dg.AssetKey], check_specs: list[dg.AssetCheckSpec] | None = None):
-    return dg.asset(key=key(name), deps=deps, group_name=GROUP, partitions_def=trading_day_partitions,
-                    backfill_policy=single_run, kinds={"polars", "duckdb"}, metadata=_table(name),
-                    check_specs=check_specs)
+def _asset(name: str, deps: list[dg.AssetKey], **kwargs):
+    return window_asset(GROUP, name, deps, **kwargs)
 
 
 def _horizon(store: Warehouse, end: dt.date) -> int | None:
@@ -209,12 +191,12 @@ def skill(context: dg.AssetExecutionContext, market_data: MarketDataResource,
     if horizon is None:
         rows = empty_skill()
     else:
-        rows = signal_skill(_read(store, "strategy.predictions", end), _read(store, "signals.features", end),
-                            _read(store, "signals.sector_rankings", end), horizon=horizon,
+        rows = signal_skill(read_history(store, "strategy.predictions", end), read_history(store, "signals.features", end),
+                            read_history(store, "signals.sector_rankings", end), horizon=horizon,
                             sectors=[s.ticker for s in universe.sectors])
-    frame = _write(store, {"strategy.skill": rows.lazy()}, start, end)["strategy.skill"]
+    frame = write_windows(store, {"strategy.skill": rows.lazy()}, start, end)["strategy.skill"]
     return dg.MaterializeResult(metadata={
-        **_summary(frame.select("date", "signal_date", "signal", "ic", "hit_rate", "ic_mean", "ic_t_stat",
+        **summary_metadata(frame.select("date", "signal_date", "signal", "ic", "hit_rate", "ic_mean", "ic_t_stat",
                                 "ic_t_stat_non_overlapping", "hit_rate_pooled")),
         "horizon_sessions": horizon or 0,
         "skill_to_date": markdown_table(skill_summary(rows, as_of=end - dt.timedelta(days=1))),
@@ -231,10 +213,10 @@ def allocations(context: dg.AssetExecutionContext, config: AllocationSettings, m
     universe = market_data.universe()
     store = warehouse.get()
     allocation_config = config.to_config(universe.calendar)
-    weights = build_allocations(_read(store, "strategy.predictions", end, schema=_PREDICTIONS_SCHEMA),
-                                _read(store, "signals.sector_rankings", end), _read(store, "signals.features", end),
+    weights = build_allocations(read_history(store, "strategy.predictions", end, schema=_PREDICTIONS_SCHEMA),
+                                read_history(store, "signals.sector_rankings", end), read_history(store, "signals.features", end),
                                 config=allocation_config)
-    frame = _write(store, {"strategy.allocations": weights.lazy()}, start, end)["strategy.allocations"]
+    frame = write_windows(store, {"strategy.allocations": weights.lazy()}, start, end)["strategy.allocations"]
     # each book's latest decision (the momentum book decides at month ends, the others weekly)
     latest = frame.filter(pl.col("date") == pl.col("date").max().over("book")) if frame.height else frame
     if latest.height:
@@ -265,13 +247,13 @@ def backtest(context: dg.AssetExecutionContext, config: BacktestSettings, market
     universe = market_data.universe()
     store = warehouse.get()
     rows = run_backtest(store.read_window("strategy.allocations", BEGINNING, end),
-                        _read(store, "signals.features", end, ("date", "ticker", "return_1d")),
+                        read_history(store, "signals.features", end, ("date", "ticker", "return_1d")),
                         benchmark=universe.benchmark.ticker, config=config.to_config())
-    frame = _write(store, {"strategy.backtest": rows.lazy()}, start, end)["strategy.backtest"]
+    frame = write_windows(store, {"strategy.backtest": rows.lazy()}, start, end)["strategy.backtest"]
     if rows.height:
         context.add_asset_metadata({"equity_curves": dg.MetadataValue.md(markdown_image(equity_curves_png(rows)))},
                                    partition_key=_last_partition(context))
-    return dg.MaterializeResult(metadata={**_summary(frame), "cost_bps": config.cost_bps})
+    return dg.MaterializeResult(metadata={**summary_metadata(frame), "cost_bps": config.cost_bps})
 
 
 @_asset("performance", [key("backtest")])
@@ -281,7 +263,7 @@ def performance(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
     store = warehouse.get()
     history = store.read_window("strategy.backtest", BEGINNING, end)
     rows = compute_performance(history)
-    frame = _write(store, {"strategy.performance": rows.lazy()}, start, end)["strategy.performance"]
+    frame = write_windows(store, {"strategy.performance": rows.lazy()}, start, end)["strategy.performance"]
     if history.height:
         context.add_asset_metadata({"equity_curves": dg.MetadataValue.md(markdown_image(equity_curves_png(history)))},
                                    partition_key=_last_partition(context))
