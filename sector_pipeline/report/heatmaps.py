@@ -357,15 +357,8 @@ def draw_scores_heatmap(matrix: HeatmapMatrix, spec: ScoreHeatmap, *, date: dt.d
     norm = score_norm(matrix, spec)
     cmap = _cmap(DIVERGING_CMAP if spec.kind == "diverging" else SEQUENTIAL_CMAP)
     rgba = _rgba(matrix.values, [norm] * n_cols, cmap)
-    _draw_cells(ax, rgba, grid_width=0.6 if n_cols <= 80 else 0)
-    ax.set_yticks(range(n_rows))
-    ax.set_yticklabels(matrix.row_labels, fontsize=9.5)
-    ax.tick_params(which="major", length=0)
-    _date_ticks(ax, matrix.columns, every=5)
-    if n_cols:
-        ax.add_patch(Rectangle((n_cols - 1.5, -0.5), 1, n_rows, fill=False, edgecolor="black", linewidth=1.2,
-                               zorder=4, clip_on=False))
-    _latest_values(ax, matrix, date, spec.value_format)
+    _draw_date_grid(ax, matrix, rgba, date=date, grid_width=0.6 if n_cols <= 80 else 0, label_size=9.5,
+                    tick_every=5, value_format=spec.value_format)
     cax = figure.add_axes(_inches(figure, width - 1.25, 1.05, 1.03, 1.2))
     extend = "neither"
     if spec.kind == "diverging":
@@ -381,6 +374,21 @@ def draw_scores_heatmap(matrix: HeatmapMatrix, spec: ScoreHeatmap, *, date: dt.d
     return figure
 
 
+def _draw_date_grid(ax, matrix: HeatmapMatrix, rgba: np.ndarray, *, date: dt.date, grid_width: float,
+                    label_size: float, tick_every: int, value_format: str) -> None:
+    """Cells of a row x date heatmap, row labels, date ticks, a box around the latest column and its values."""
+    n_rows, n_cols = matrix.values.shape
+    _draw_cells(ax, rgba, grid_width=grid_width)
+    ax.set_yticks(range(n_rows))
+    ax.set_yticklabels(matrix.row_labels, fontsize=label_size)
+    ax.tick_params(which="major", length=0)
+    _date_ticks(ax, matrix.columns, every=tick_every)
+    if n_cols:
+        ax.add_patch(Rectangle((n_cols - 1.5, -0.5), 1, n_rows, fill=False, edgecolor="black", linewidth=1.2,
+                               zorder=4, clip_on=False))
+    _latest_values(ax, matrix, date, value_format)
+
+
 def draw_sentiment_heatmap(matrix: HeatmapMatrix, *, date: dt.date, source: str | None) -> Figure:
     """Dimension x date sentiment on the fixed -1..+1 scale; the ±0.3 bands are marked on the colour bar."""
     n_rows, n_cols = matrix.values.shape
@@ -394,15 +402,8 @@ def draw_sentiment_heatmap(matrix: HeatmapMatrix, *, date: dt.date, source: str 
     norm = sentiment_norm()
     cmap = _cmap(DIVERGING_CMAP)
     rgba = _rgba(matrix.values, [norm] * n_cols, cmap)
-    _draw_cells(ax, rgba, grid_width=0.4 if n_cols <= 130 else 0)
-    ax.set_yticks(range(n_rows))
-    ax.set_yticklabels(matrix.row_labels, fontsize=10)
-    ax.tick_params(which="major", length=0)
-    _date_ticks(ax, matrix.columns, every=10)
-    if n_cols:
-        ax.add_patch(Rectangle((n_cols - 1.5, -0.5), 1, n_rows, fill=False, edgecolor="black", linewidth=1.2,
-                               zorder=4, clip_on=False))
-    _latest_values(ax, matrix, date, "{:+.2f}")
+    _draw_date_grid(ax, matrix, rgba, date=date, grid_width=0.4 if n_cols <= 130 else 0, label_size=10,
+                    tick_every=10, value_format="{:+.2f}")
     cax = figure.add_axes(_inches(figure, width - 1.25, 1.05, 1.03, 1.2))
     bar = figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), cax=cax)
     bar.set_ticks([-1, -SENTIMENT_EXTREME, -SENTIMENT_BAND, 0, SENTIMENT_BAND, SENTIMENT_EXTREME, 1])
