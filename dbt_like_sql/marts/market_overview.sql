@@ -16,8 +16,9 @@ rankings as (
     where date >= $start_date and date < $end_date
 ),
 
-scores as (
-    select * from signals.sentiment_scores
+sentiment as (
+    -- the four scores, one column each, exactly as the BI view names them
+    select * from marts.sentiment_wide
     where date >= $start_date and date < $end_date
 ),
 
@@ -58,17 +59,6 @@ ranked as (
         string_agg(ticker, ', ' order by rank desc) filter (where rank > ranked_sectors - 3) as laggards,
     from rankings
     where is_ranked
-    group by date
-),
-
-sentiment as (
-    select
-        date,
-        max(score) filter (where dimension = 'cycle') as economic_cycle,
-        max(score) filter (where dimension = 'rates') as interest_rates,
-        max(score) filter (where dimension = 'inflation') as inflation,
-        max(score) filter (where dimension = 'risk') as risk_appetite,
-    from scores
     group by date
 ),
 
