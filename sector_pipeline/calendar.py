@@ -57,3 +57,23 @@ def week_end_sessions(start: dt.date, end: dt.date, calendar: str = "XNYS") -> l
     """Sessions in [start, end) that are the last session of their ISO week (Thursday before a holiday Friday)."""
     days = sessions(start, end + dt.timedelta(days=7), calendar)
     return [d for d, nxt in zip(days, days[1:]) if d < end and nxt.isocalendar()[:2] != d.isocalendar()[:2]]
+
+
+def last_closed_session(now: pd.Timestamp, calendar: str = "XNYS") -> dt.date:
+    """The latest session whose close is at or before `now` (a tz-aware timestamp)."""
+    today = now.tz_convert("UTC").date()
+    days = sessions(today - dt.timedelta(days=14), today + dt.timedelta(days=1), calendar)
+    pending = set(unclosed_sessions(days, now, calendar))
+    closed = [d for d in days if d not in pending]
+    if not closed:
+        raise ValueError(f"no {calendar} session closed in the two weeks before {now}")
+    return closed[-1]
+
+
+def closes_at(day: dt.date, calendar: str = "XNYS") -> str:
+    """When `day`'s session closes, in the exchange's time zone ('16:00 America/New_York'), or why there is none."""
+    cal = _cal(calendar, day)
+    if not cal.is_session(pd.Timestamp(day)):
+        return f"{day} is not a {calendar} session (weekend or holiday)"
+    close = cal.session_close(pd.Timestamp(day)).tz_convert(cal.tz)
+    return f"{close:%H:%M} {cal.tz}"

@@ -1,18 +1,26 @@
-"""The DuckDB warehouse: all-or-nothing partition writes and windowed reads. Pure code, no Dagster.
+"""The DuckDB warehouse: all-or-nothing window writes, a change log, bounded reads. Pure code, no Dagster.
 
-A partition write deletes the window and inserts it inside ONE transaction, for every table the step
-produces (e.g. validated rows and their quarantine). A crash or a kill at any point leaves the previous
-committed state; re-running the same window yields identical tables.
+A write deletes a date window of each table it produces and inserts the new rows inside ONE transaction. A
+crash or a kill at any point leaves the previous committed state; re-running the same window yields identical
+tables.
+
+Every committed write also records, in the same transaction, which dates of the table actually changed
+(``meta.table_changes``: the first and last date where the new rows differ from the stored ones), and which
+of its inputs' changes the writer has consumed (``meta.consumed_changes``). An incremental table recomputes
+exactly the dates its inputs changed since it last ran: a nightly run touches one day, a correction of
+2008 recomputes from 2008, and after any successful run every layer holds what its inputs hold.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import re
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Iterator, Mapping, Sequence
 
 import duckdb
 import polars as pl
@@ -20,6 +28,9 @@ import polars as pl
 from sector_pipeline.errors import SectorPipelineError
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+CHANGES = "meta.table_changes"
+CONSUMED = "meta.consumed_changes"
+_LOCK_HOLDER = re.compile(r"PID (\d+)")
 
 
 class WarehouseError(SectorPipelineError):
@@ -42,26 +53,101 @@ class WindowWrite:
     frame: pl.DataFrame
     date_column: str = "date"
     scope: Mapping[str, str] = field(default_factory=dict)
+    # Side tables (e.g. the quarantine) are not inputs of anything incremental: no change record.
+    track_changes: bool = True
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    rows: int
+    changed_from: dt.date | None     # first date whose rows differ from what was stored (None: nothing changed)
+    changed_through: dt.date | None  # last such date
+
+
+@dataclass(frozen=True)
+class Pending:
+    """Changes of a consumer's inputs it has not consumed yet."""
+
+    start: dt.date | None            # first changed date over all inputs (None: nothing to do)
+    seqs: dict[str, int]             # input table -> its latest change sequence (0: none), to mark as consumed
+    first_run: bool                  # the consumer has never consumed anything
+
+
+def _is_lock_error(exc: BaseException) -> bool:
+    text = str(exc)
+    return "lock" in text.lower() and ("Conflicting" in text or "Could not set lock" in text)
 
 
 class Warehouse:
-    """A DuckDB file (or ':memory:' for tests) with the pipeline's tables in schemas per stage."""
+    """A DuckDB file (or ':memory:' for tests) with the pipeline's tables in schemas per stage.
 
-    def __init__(self, path: str | Path):
+    `with store.session():` keeps ONE connection open for everything done inside it (a step's reads and its
+    write); outside a session each call opens and closes its own connection, so readers never hold the file.
+    """
+
+    def __init__(self, path: str | Path, *, lock_timeout_seconds: float = 60.0):
         self.path = str(path)
+        self.lock_timeout_seconds = lock_timeout_seconds
+        self._conn: duckdb.DuckDBPyConnection | None = None
+
+    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        if self.path != ":memory:":
+            folder = Path(self.path).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except (FileExistsError, NotADirectoryError) as exc:
+                raise WarehouseError(f"cannot create the warehouse folder {folder}: a file is in the way "
+                                     f"({exc.filename})") from exc
+            except OSError as exc:
+                raise WarehouseError(f"cannot create the warehouse folder {folder}: {exc.strerror}") from exc
+        deadline = time.monotonic() + self.lock_timeout_seconds
+        delay = 0.1
+        while True:
+            try:
+                return duckdb.connect(self.path, read_only=read_only and Path(self.path).exists())
+            except duckdb.Error as exc:
+                if _is_lock_error(exc) and time.monotonic() + delay < deadline:
+                    # Another process (a notebook, the DuckDB CLI, a second run) holds the file: wait, it is
+                    # usually a short read; give up only after the configured bound.
+                    time.sleep(delay)
+                    delay = min(delay * 2, 2.0)
+                    continue
+                raise WarehouseError(self._open_error(exc)) from exc
+
+    def _open_error(self, exc: BaseException) -> str:
+        if _is_lock_error(exc):
+            holder = _LOCK_HOLDER.search(str(exc))
+            who = f"process {holder.group(1)}" if holder else "another process"
+            return (f"the warehouse {self.path} is locked by {who} (still after {self.lock_timeout_seconds:.0f} s). "
+                    "DuckDB admits one writer OR readers: close that connection; readers should open the "
+                    "published copy (data/published/sector_rotation.duckdb) instead")
+        return f"cannot open the warehouse {self.path}: {exc}"
+
+    @contextmanager
+    def session(self) -> Iterator["Warehouse"]:
+        """One connection for everything done inside (reentrant)."""
+        if self._conn is not None:
+            yield self
+            return
+        self._conn = self._open(read_only=False)
+        try:
+            yield self
+        finally:
+            conn, self._conn = self._conn, None
+            conn.close()
 
     @contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            conn = duckdb.connect(self.path, read_only=read_only and Path(self.path).exists())
-        except duckdb.Error as exc:
-            raise WarehouseError(f"cannot open the warehouse {self.path}: {exc}") from exc
+        if self._conn is not None:
+            yield self._conn
+            return
+        conn = self._open(read_only)
         try:
             yield conn
         finally:
             conn.close()
+
+    # -- catalog ---------------------------------------------------------------------------------------
 
     def table_exists(self, conn: duckdb.DuckDBPyConnection, table: str) -> bool:
         schema, name = qualified(table)
@@ -78,25 +164,49 @@ class Warehouse:
         ).fetchall()
         return [r[0] for r in rows]
 
-    def replace_windows(self, writes: list[WindowWrite], start: dt.date, end: dt.date) -> dict[str, int]:
-        """Replace the window [start, end) of every table in `writes`, all in one transaction.
+    def has_table(self, table: str) -> bool:
+        if self._conn is None and self.path != ":memory:" and not Path(self.path).exists():
+            return False
+        with self.connect(read_only=True) as conn:
+            return self.table_exists(conn, table)
 
-        Returns the number of rows inserted per table. Tables are created from the first frame's schema.
+    # -- writes ----------------------------------------------------------------------------------------
+
+    def replace_windows(self, writes: Sequence[WindowWrite], start: dt.date, end: dt.date | None, *,
+                        run_id: str = "", consumer: str | None = None,
+                        consumed: Mapping[str, int] | None = None) -> dict[str, WriteResult]:
+        """Replace the window [start, end) (end None: every date from start on) of every table, in one transaction.
+
+        Also records what changed in each tracked table and, for `consumer`, the input changes it consumed.
+        Tables are created from the first frame's schema.
         """
-        inserted: dict[str, int] = {}
+        results: dict[str, WriteResult] = {}
         with self.connect() as conn:
             conn.execute("begin transaction")
             try:
                 for write in writes:
-                    inserted[write.table] = self._replace_window(conn, write, start, end)
+                    results[write.table] = self._replace_window(conn, write, start, end, run_id)
+                if consumer is not None and consumed:
+                    self._mark_consumed(conn, consumer, consumed)
                 conn.execute("commit")
-            except BaseException:
-                conn.execute("rollback")
+            except BaseException as exc:
+                try:
+                    conn.execute("rollback")
+                except duckdb.Error:
+                    pass  # a failed commit (disk full) has already ended the transaction: the cause is `exc`
+                if isinstance(exc, (duckdb.Error, OSError)):
+                    raise WarehouseError(self._write_error(exc, [w.table for w in writes])) from exc
                 raise
-        return inserted
+        return results
+
+    def _write_error(self, exc: BaseException, tables: list[str]) -> str:
+        text = str(exc)
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or "No space left" in text:
+            return f"no space left on device while writing {', '.join(tables)} to {self.path}: nothing was changed"
+        return f"writing {', '.join(tables)} to {self.path} failed, nothing was changed: {text}"
 
     def _replace_window(self, conn: duckdb.DuckDBPyConnection, write: WindowWrite, start: dt.date,
-                        end: dt.date) -> int:
+                        end: dt.date | None, run_id: str) -> WriteResult:
         schema, name = qualified(write.table)
         frame = write.frame  # noqa: F841  (DuckDB's replacement scan reads the local variable `frame`)
         conn.execute(f"create schema if not exists {schema}")
@@ -107,40 +217,122 @@ class Warehouse:
                 f"{write.table} stores columns {stored} but this write has {write.frame.columns}; "
                 f"the table's definition changed: drop {write.table} and backfill it"
             )
-        filters = [f'"{write.date_column}" >= $start_date', f'"{write.date_column}" < $end_date']
-        params: dict[str, object] = {"start_date": start, "end_date": end}
-        for i, (column, value) in enumerate(sorted(write.scope.items())):
-            filters.append(f'"{column}" = $scope_{i}')
+        column = f'"{write.date_column}"'
+        filters = [f"{column} >= $start_date"]
+        params: dict[str, object] = {"start_date": start}
+        if end is not None:
+            filters.append(f"{column} < $end_date")
+            params["end_date"] = end
+        for i, (key, value) in enumerate(sorted(write.scope.items())):
+            filters.append(f'"{key}" = $scope_{i}')
             params[f"scope_{i}"] = value
-        conn.execute(f"delete from {schema}.{name} where " + " and ".join(filters), params)
+        where = " and ".join(filters)
+        changed: tuple[dt.date | None, dt.date | None] = (None, None)
+        if write.track_changes:
+            # Dates whose stored rows differ from the new ones (either way): exact comparison of every column.
+            listed = ", ".join(f'"{c}"' for c in stored)
+            changed = conn.execute(
+                f"select min(d), max(d) from ("
+                f"  select {column} as d from (select {listed} from {schema}.{name} where {where} "
+                f"                           except all select {listed} from frame)"
+                f"  union all"
+                f"  select {column} as d from (select {listed} from frame "
+                f"                           except all select {listed} from {schema}.{name} where {where}))",
+                params).fetchone()
+        conn.execute(f"delete from {schema}.{name} where {where}", params)
         self._insert(conn, f"{schema}.{name}", write.frame)
-        return write.frame.height
+        if write.track_changes and changed[0] is not None:
+            self._record_change(conn, write.table, changed[0], changed[1], write.frame.height, run_id)
+        return WriteResult(write.frame.height, changed[0], changed[1])
 
     def _insert(self, conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
         # BY NAME: column order of a frame never matters, only names and types.
         conn.execute(f"insert into {table} by name select * from frame")
 
-    def has_table(self, table: str) -> bool:
-        if self.path != ":memory:" and not Path(self.path).exists():
-            return False
-        with self.connect(read_only=True) as conn:
-            return self.table_exists(conn, table)
+    # -- change log --------------------------------------------------------------------------------------
 
-    def read_window(self, table: str, start: dt.date, end: dt.date, *, date_column: str = "date",
+    def _ensure_meta(self, conn: duckdb.DuckDBPyConnection) -> None:
+        conn.execute("create schema if not exists meta")
+        conn.execute(f"create table if not exists {CHANGES} (seq bigint, table_name varchar, changed_from date, "
+                     "changed_through date, rows_written bigint, run_id varchar, written_at timestamptz)")
+        conn.execute(f"create table if not exists {CONSUMED} (consumer varchar, input_table varchar, seq bigint)")
+
+    def _record_change(self, conn: duckdb.DuckDBPyConnection, table: str, changed_from: dt.date,
+                       changed_through: dt.date, rows: int, run_id: str) -> None:
+        self._ensure_meta(conn)
+        conn.execute(
+            f"insert into {CHANGES} select coalesce(max(seq), 0) + 1, $table, $from, $through, $rows, $run, now() "
+            f"from {CHANGES}",
+            {"table": table, "from": changed_from, "through": changed_through, "rows": rows, "run": run_id})
+
+    def _mark_consumed(self, conn: duckdb.DuckDBPyConnection, consumer: str, seqs: Mapping[str, int]) -> None:
+        self._ensure_meta(conn)
+        for table, seq in sorted(seqs.items()):
+            conn.execute(f"delete from {CONSUMED} where consumer = $c and input_table = $t", {"c": consumer, "t": table})
+            conn.execute(f"insert into {CONSUMED} values ($c, $t, $s)", {"c": consumer, "t": table, "s": seq})
+
+    def pending(self, consumer: str, inputs: Sequence[str]) -> Pending:
+        """The first input date changed since `consumer` last ran, and each input's latest change sequence."""
+        with self.connect() as conn:
+            self._ensure_meta(conn)
+            first_run = not conn.execute(f"select count(*) from {CONSUMED} where consumer = $c",
+                                         {"c": consumer}).fetchone()[0]
+            rows = conn.execute(
+                f"select c.table_name, min(c.changed_from) filter (where c.seq > coalesce(k.seq, 0)), max(c.seq) "
+                f"from {CHANGES} c left join {CONSUMED} k on k.consumer = $consumer and k.input_table = c.table_name "
+                "where list_contains($inputs, c.table_name) group by c.table_name",
+                {"consumer": consumer, "inputs": list(inputs)},
+            ).fetchall()
+        seqs = {table: 0 for table in inputs}
+        seqs.update({r[0]: int(r[2]) for r in rows})
+        starts = [r[1] for r in rows if r[1] is not None]
+        return Pending(min(starts) if starts else None, seqs, first_run)
+
+    # -- reads -----------------------------------------------------------------------------------------
+
+    def read_window(self, table: str, start: dt.date, end: dt.date | None, *, date_column: str = "date",
                     where: Mapping[str, str] | None = None, order_by: str = "all",
                     schema: Mapping[str, pl.DataType] | None = None) -> pl.DataFrame:
-        """Rows of `table` with `date_column` in [start, end); an absent table reads as an empty frame."""
+        """Rows of `table` with `date_column` in [start, end) (end None: no upper bound); absent table: no rows."""
         if not self.has_table(table):
             return pl.DataFrame(schema=dict(schema or {}))
         schema_name, name = qualified(table)
         with self.connect(read_only=True) as conn:
-            filters = [f'"{date_column}" >= $start_date', f'"{date_column}" < $end_date']
-            params: dict[str, object] = {"start_date": start, "end_date": end}
+            filters = [f'"{date_column}" >= $start_date']
+            params: dict[str, object] = {"start_date": start}
+            if end is not None:
+                filters.append(f'"{date_column}" < $end_date')
+                params["end_date"] = end
             for i, (column, value) in enumerate(sorted((where or {}).items())):
                 filters.append(f'"{column}" = $w_{i}')
                 params[f"w_{i}"] = value
             sql = f"select * from {schema_name}.{name} where {' and '.join(filters)} order by {order_by}"
             return conn.sql(sql, params=params).pl()
+
+    def read_rows_before(self, table: str, before: dt.date, end: dt.date | None, *, rows: int, key: str | None,
+                         schema: Mapping[str, pl.DataType] | None = None) -> pl.DataFrame:
+        """Each key's last `rows` rows dated before `before`, and every row in [before, end).
+
+        The lookback counts the key's own rows (its sessions), so a window function of `rows` rows reads
+        exactly what it would read in the full history, whatever the gaps of the calendar.
+        """
+        if not self.has_table(table):
+            return pl.DataFrame(schema=dict(schema or {}))
+        qualified(table)
+        upper = "and date < $end" if end is not None else ""
+        params: dict[str, object] = {"before": before, "rows": rows}
+        if end is not None:
+            params["end"] = end
+        if rows <= 0:
+            return self.query(f"select * from {table} where date >= $before {upper} order by all",
+                              {k: v for k, v in params.items() if k != "rows"})
+        partition = f'partition by "{key}"' if key else ""
+        return self.query(
+            f"select * exclude (__n) from ("
+            f"  select *, row_number() over ({partition} order by date desc) as __n from {table} where date < $before"
+            f") where __n <= $rows "
+            f"union all by name select * from {table} where date >= $before {upper} order by all",
+            params)
 
     def last_before(self, table: str, column: str, before: dt.date, *, key: str) -> pl.DataFrame:
         """(key, column) of each key's latest row dated before `before`; empty if the table is absent."""
@@ -151,6 +343,20 @@ class Warehouse:
             f'select "{key}", arg_max("{column}", date) as "{column}" from {table} where date < $before group by all',
             {"before": before},
         )
+
+    def min_date(self, table: str) -> dt.date | None:
+        """The earliest date stored in `table` (None: absent or empty)."""
+        if not self.has_table(table):
+            return None
+        qualified(table)
+        return self.query(f"select min(date) as d from {table}").item()
+
+    def max_date(self, table: str) -> dt.date | None:
+        """The latest date stored in `table` (None: absent or empty)."""
+        if not self.has_table(table):
+            return None
+        qualified(table)
+        return self.query(f"select max(date) as d from {table}").item()
 
     def query(self, sql: str, params: Mapping[str, object] | None = None) -> pl.DataFrame:
         """Run a read-only query (bound parameters only) and return a Polars frame."""

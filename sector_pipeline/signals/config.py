@@ -27,6 +27,10 @@ FEATURE_COLUMNS = (
     "relative_volume_20d",            # volume / mean volume of the 20 previous sessions
     "up_volume_ratio_20d",            # volume on up days / total volume, over the last 20 sessions
     "is_warming_up",                  # fewer sessions than the ranking windows need (see FeatureConfig)
+    # State of Wilder's smoothing, stored so a run continues the recursion from the last stored session
+    # instead of replaying the ticker's whole history.
+    "rsi_average_gain_14",
+    "rsi_average_loss_14",
 )
 
 
@@ -43,6 +47,16 @@ class FeatureConfig:
     # A ticker is warming up until every ranking input (relative strength change over the longest
     # ranking window) exists: the first `warmup_sessions` sessions of its history.
     warmup_sessions: int = 60
+
+    @property
+    def lookback_rows(self) -> int:
+        """Stored sessions of a ticker before the first recomputed date that every feature needs.
+
+        The longest window (252-session return, 200-session average) and the year-to-date base: the last
+        session of the previous year lies at most one year of sessions (< 260) back.
+        """
+        return max(*self.return_windows, *self.sma_windows, self.relative_strength_trend_window,
+                   self.volatility_window + 1, self.volume_window + 1, 260)
 
 
 @dataclass(frozen=True)

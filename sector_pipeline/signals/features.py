@@ -50,11 +50,13 @@ Window lengths come from ``FeatureConfig``; the column names carry them, so the 
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import polars as pl
 
 from sector_pipeline.signals.config import FeatureConfig
+from sector_pipeline.signals.windows import position_in, rolling_mean, rolling_std, rolling_sum
 
 _TICKER = "ticker"
 
@@ -74,6 +76,8 @@ def feature_columns(config: FeatureConfig = FeatureConfig()) -> tuple[str, ...]:
         f"relative_volume_{config.volume_window}d",
         f"up_volume_ratio_{config.volume_window}d",
         "is_warming_up",
+        f"rsi_average_gain_{config.rsi_window}",
+        f"rsi_average_loss_{config.rsi_window}",
     )
 
 
@@ -85,29 +89,52 @@ def _ratio_minus_one(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
     return numerator / denominator - 1
 
 
-def _wilder_rsi(close: pl.Expr, window: int, sessions: pl.Expr) -> pl.Expr:
-    change = _per_ticker(close.diff())
-    # A null condition (the first session has no change) falls to otherwise(0.0): the same zero seed as ta's
-    # diff.where(diff > 0, 0.0), which turns the first NaN difference into 0.0.
-    gain = pl.when(change > 0).then(change).otherwise(0.0)
-    loss = pl.when(change < 0).then(-change).otherwise(0.0)
+def _wilder_averages(frame: pl.LazyFrame, window: int, previous: pl.DataFrame | None, start: dt.date | None
+                     ) -> pl.LazyFrame:
+    """(date, ticker, average gain, average loss) of the rows >= start, continuing the stored averages.
 
-    def rma(x: pl.Expr) -> pl.Expr:
-        return _per_ticker(x.ewm_mean(alpha=1 / window, adjust=False, min_samples=window))
+    Wilder's smoothing is an EWM with alpha = 1/window and no bias adjustment: y_1 = x_1, y_t = (1 - alpha)
+    y_{t-1} + alpha x_t. A ticker's stored averages of its last session before `start` are put in front of its
+    new gains and losses as their first element, so the recursion continues with exactly the operations a run
+    over the whole history performs (the first session's gain and loss are 0.0, as in ta's RSIIndicator).
+    """
+    gain_name, loss_name = f"rsi_average_gain_{window}", f"rsi_average_loss_{window}"
+    change = _per_ticker(pl.col("close_price").diff())
+    # A null condition (the first session has no change) falls to otherwise(0.0): ta's zero seed.
+    moves = frame.select(
+        "date", _TICKER, "_is_new",
+        pl.when(change > 0).then(change).otherwise(0.0).alias("_gain"),
+        pl.when(change < 0).then(-change).otherwise(0.0).alias("_loss"),
+    ).filter("_is_new")
+    if previous is not None and previous.height:
+        seeds = previous.lazy().select("date", _TICKER, pl.lit(False).alias("_is_new"),
+                                       pl.col(gain_name).alias("_gain"), pl.col(loss_name).alias("_loss"))
+        moves = pl.concat([seeds, moves], how="vertical_relaxed")
+    smoothed = moves.sort(_TICKER, "date").with_columns(
+        _per_ticker(pl.col(c).ewm_mean(alpha=1 / window, adjust=False)).alias(c) for c in ("_gain", "_loss"))
+    return smoothed.filter("_is_new").select("date", _TICKER, pl.col("_gain").alias(gain_name),
+                                             pl.col("_loss").alias(loss_name))
 
-    average_gain, average_loss = rma(gain), rma(loss)
-    rsi = pl.when(average_loss == 0).then(100.0).otherwise(100.0 - 100.0 / (1.0 + average_gain / average_loss))
-    return pl.when(sessions > window).then(rsi)
 
+def compute_features(prices: pl.LazyFrame, *, benchmark: str, config: FeatureConfig = FeatureConfig(),
+                     previous: pl.DataFrame | None = None, start: dt.date | None = None) -> pl.LazyFrame:
+    """Daily features of every ticker in ``prices`` (stg_prices columns), past data only; see the module docstring.
 
-def compute_features(prices: pl.LazyFrame, *, benchmark: str, config: FeatureConfig = FeatureConfig()) -> pl.LazyFrame:
-    """Daily features of every ticker in ``prices`` (stg_prices columns), past data only; see the module docstring."""
+    Incremental use: ``prices`` holds each ticker's last ``config.lookback_rows`` sessions before ``start`` and
+    every session from ``start`` on; ``previous`` holds each ticker's stored feature row of its last session
+    before ``start`` (its session count and Wilder averages). Rows dated >= start are returned, bit-identical
+    to a computation over the whole history. Without ``start`` every row is computed from scratch.
+    """
     price = pl.col("total_return_price")
     close = pl.col("close_price")
     volume = pl.col("volume_shares")
-    sessions = pl.col("sessions_of_history")
     relative_strength = pl.col("relative_strength")
     year = pl.col("date").dt.year()
+    position = pl.col("_position")
+    is_new = pl.lit(True) if start is None else pl.col("date") >= start
+    has_previous = previous is not None and previous.height > 0
+    counts = (previous.lazy().select(_TICKER, pl.col("sessions_of_history").alias("_previous_sessions"))
+              if has_previous else pl.LazyFrame(schema={_TICKER: pl.String, "_previous_sessions": pl.Int64}))
 
     # Per-ticker order first: every window below reads the ticker's rows in date order.
     base = (
@@ -115,12 +142,20 @@ def compute_features(prices: pl.LazyFrame, *, benchmark: str, config: FeatureCon
         .select("date", "ticker", "close_price", "total_return_price", "volume_shares", "source")
         .sort(_TICKER, "date")
         .with_columns(
-            _per_ticker(pl.int_range(1, pl.len() + 1, dtype=pl.Int64)).alias("sessions_of_history"),
+            position_in(_TICKER).alias("_position"),
+            is_new.alias("_is_new"),
             # One benchmark row per date; first() of an empty selection is NULL when the benchmark is missing.
             price.filter(pl.col(_TICKER) == benchmark).first().over("date").alias("_benchmark_price"),
             _per_ticker(price.shift(1)).alias("_previous_price"),
             _per_ticker(year.shift(1)).alias("_previous_year"),
             _per_ticker(price.log().diff()).alias("_log_return"),
+        )
+        .join(counts, on=_TICKER, how="left", maintain_order="left")  # the windows below read rows in order
+        .with_columns(
+            # Sessions counted from the ticker's first stored price: the stored count of the last session
+            # before `start`, plus this row's place among the new rows.
+            (pl.col("_previous_sessions").fill_null(0)
+             + position - _per_ticker(pl.col("_is_new").not_().sum()) + 1).alias("sessions_of_history"),
         )
         .with_columns(
             (price / pl.col("_benchmark_price")).alias("relative_strength"),
@@ -134,34 +169,43 @@ def compute_features(prices: pl.LazyFrame, *, benchmark: str, config: FeatureCon
             .alias("_previous_year_end_price"),
         )
     )
+    sessions = pl.col("sessions_of_history")
 
     window = config.volume_window
     return_1d = pl.col("_return_1d")
     up_volume = pl.when(return_1d > 0).then(volume).when(return_1d.is_not_null()).then(0.0)
     volume_with_return = pl.when(return_1d.is_not_null()).then(volume)
-    up_volume_sum = _per_ticker(up_volume.rolling_sum(window, min_samples=window))
-    volume_sum = _per_ticker(volume_with_return.rolling_sum(window, min_samples=window))
-    previous_mean_volume = _per_ticker(volume.shift(1).rolling_mean(window, min_samples=window))
+    up_volume_sum = rolling_sum(up_volume, window, position)
+    volume_sum = rolling_sum(volume_with_return, window, position)
+    previous_volume = pl.when(position >= 1).then(volume.shift(1))
+    previous_mean_volume = rolling_mean(previous_volume, window, position)
     trend_window = config.relative_strength_trend_window
+    rsi_window = config.rsi_window
+    gain, loss = pl.col(f"rsi_average_gain_{rsi_window}"), pl.col(f"rsi_average_loss_{rsi_window}")
+    rsi = pl.when(loss == 0).then(100.0).otherwise(100.0 - 100.0 / (1.0 + gain / loss))
 
-    features = base.with_columns(
-        _ratio_minus_one(price, pl.col("_previous_year_end_price")).alias("return_ytd"),
-        *(_ratio_minus_one(relative_strength, _per_ticker(relative_strength.shift(n)))
-          .alias(f"relative_strength_change_{n}d") for n in config.relative_strength_windows),
-        _ratio_minus_one(
-            relative_strength,
-            _per_ticker(relative_strength.rolling_mean(trend_window, min_samples=trend_window)),
-        ).alias("relative_strength_trend"),
-        *(_per_ticker(close.rolling_mean(n, min_samples=n)).alias(f"sma_{n}") for n in config.sma_windows),
-        _wilder_rsi(close, config.rsi_window, sessions).alias(f"rsi_{config.rsi_window}"),
-        (_per_ticker(pl.col("_log_return").rolling_std(
-            config.volatility_window, min_samples=config.volatility_window, ddof=1))
-         * math.sqrt(config.trading_days_per_year)).alias(f"realized_vol_{config.volatility_window}d"),
-        pl.when(previous_mean_volume != 0).then(volume / previous_mean_volume)
-        .alias(f"relative_volume_{window}d"),
-        pl.when(volume_sum != 0).then(up_volume_sum / volume_sum).alias(f"up_volume_ratio_{window}d"),
-        (sessions <= config.warmup_sessions).alias("is_warming_up"),
-    ).with_columns(
-        _ratio_minus_one(close, pl.col(f"sma_{n}")).alias(f"distance_from_sma_{n}") for n in config.sma_windows
+    features = (
+        base.with_columns(
+            _ratio_minus_one(price, pl.col("_previous_year_end_price")).alias("return_ytd"),
+            *(_ratio_minus_one(relative_strength, _per_ticker(relative_strength.shift(n)))
+              .alias(f"relative_strength_change_{n}d") for n in config.relative_strength_windows),
+            _ratio_minus_one(relative_strength, rolling_mean(relative_strength, trend_window, position))
+            .alias("relative_strength_trend"),
+            *(rolling_mean(close, n, position).alias(f"sma_{n}") for n in config.sma_windows),
+            (rolling_std(pl.col("_log_return"), config.volatility_window, position)
+             * math.sqrt(config.trading_days_per_year)).alias(f"realized_vol_{config.volatility_window}d"),
+            pl.when(previous_mean_volume != 0).then(volume / previous_mean_volume)
+            .alias(f"relative_volume_{window}d"),
+            pl.when(volume_sum != 0).then(up_volume_sum / volume_sum).alias(f"up_volume_ratio_{window}d"),
+            (sessions <= config.warmup_sessions).alias("is_warming_up"),
+        )
+        .with_columns(
+            _ratio_minus_one(close, pl.col(f"sma_{n}")).alias(f"distance_from_sma_{n}") for n in config.sma_windows
+        )
+        .filter("_is_new")
+        .join(_wilder_averages(base, rsi_window, previous if has_previous else None, start),
+              on=["date", _TICKER], how="left")
+        # Only from the (window + 1)-th close are `window` real price changes available.
+        .with_columns(pl.when(sessions > rsi_window).then(rsi).alias(f"rsi_{rsi_window}"))
     )
     return features.select(*feature_columns(config), "source").sort("date", _TICKER)
