@@ -40,6 +40,7 @@ import polars as pl
 
 from sector_pipeline.errors import ConfigurationError
 from sector_pipeline.signals.config import DIMENSIONS, SriConfig
+from sector_pipeline.signals.windows import rolling_mean, rolling_std
 
 COMPONENTS = ("economic", "performance", "sentiment", "technical")
 
@@ -129,10 +130,7 @@ def _signal_value(signal: MacroSignal, change_window: int) -> pl.Expr:
     return base.diff(change_window) if signal.kind == "change" else base
 
 
-def _trailing_zscore(value: pl.Expr, window: int) -> pl.Expr:
-    min_samples = max(2, window // 2)
-    mean = value.rolling_mean(window, min_samples=min_samples)
-    std = value.rolling_std(window, min_samples=min_samples, ddof=1)
+def _trailing_zscore(value: pl.Expr, mean: pl.Expr, std: pl.Expr) -> pl.Expr:
     flat = std <= _FLAT_STD * pl.max_horizontal(mean.abs(), pl.lit(1.0))
     return (
         pl.when(value.is_null() | std.is_null()).then(None)
@@ -140,6 +138,11 @@ def _trailing_zscore(value: pl.Expr, window: int) -> pl.Expr:
         .otherwise((value - mean) / std)
         .clip(-_Z_CLIP, _Z_CLIP)
     )
+
+
+def macro_lookback_dates(config: SriConfig = SriConfig()) -> int:
+    """Sessions of the macro table before the first recomputed date that the z-scores of its changes need."""
+    return config.macro_zscore_window + config.macro_change_window
 
 
 def macro_regime(macro: pl.LazyFrame, *, config: SriConfig = SriConfig(),
@@ -164,10 +167,17 @@ def macro_regime(macro: pl.LazyFrame, *, config: SriConfig = SriConfig(),
             "date", pl.col("series_value").cast(pl.Float64).alias(series))
         wide = wide.join(values, on="date", how="left")
     wide = wide.sort("date")
+    window = config.macro_zscore_window
+    min_samples = max(2, window // 2)
     zscores = wide.with_columns(
         _signal_value(s, change).alias(f"_raw_{n}") for s, n in zip(signals, names)
     ).with_columns(
-        (s.sign * _trailing_zscore(pl.col(f"_raw_{n}"), config.macro_zscore_window)).alias(n)
+        # Exact trailing windows (signals/windows.py): a run reading a bounded lookback gets the same bits.
+        rolling_mean(pl.col(f"_raw_{n}"), window, min_samples=min_samples).alias(f"_mean_{n}") for n in names
+    ).with_columns(
+        rolling_std(pl.col(f"_raw_{n}"), window, min_samples=min_samples).alias(f"_std_{n}") for n in names
+    ).with_columns(
+        (s.sign * _trailing_zscore(pl.col(f"_raw_{n}"), pl.col(f"_mean_{n}"), pl.col(f"_std_{n}"))).alias(n)
         for s, n in zip(signals, names)
     )
     parts = []

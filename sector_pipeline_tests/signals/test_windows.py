@@ -14,10 +14,11 @@ def prices() -> np.ndarray:
 
 
 def _apply(values: np.ndarray, window: int) -> pl.DataFrame:
-    columns = {"sum": rolling_sum(pl.col("x"), window), "mean": rolling_mean(pl.col("x"), window)}
+    frame = pl.DataFrame({"x": values}).with_columns(
+        sum=rolling_sum(pl.col("x"), window), mean=rolling_mean(pl.col("x"), window))
     if window > 1:
-        columns["std"] = rolling_std(pl.col("x"), window)
-    return pl.DataFrame({"x": values}).select(**columns)
+        frame = frame.with_columns(std=rolling_std(pl.col("x"), window))
+    return frame.drop("x")
 
 
 @pytest.mark.parametrize("window", [1, 3, 20, 200])
@@ -45,3 +46,19 @@ def test_groups_never_read_each_others_rows():
     frame = pl.DataFrame({"ticker": ["A"] * 4 + ["B"] * 3, "x": [1.0, 2.0, 3.0, 4.0, 10.0, 20.0, None]})
     out = frame.with_columns(s=rolling_sum(pl.col("x"), 2, position_in("ticker")))
     assert out.get_column("s").to_list() == [None, 3.0, 5.0, 7.0, None, 30.0, None]
+
+
+def test_min_samples_skips_nulls_like_polars():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=400)
+    x[rng.random(400) < 0.3] = np.nan
+    frame = pl.DataFrame({"x": x}).with_columns(pl.col("x").fill_nan(None))
+    out = frame.select(
+        mean=rolling_mean(pl.col("x"), 30, min_samples=15), std=rolling_std(pl.col("x"), 30, min_samples=15),
+        sum=rolling_sum(pl.col("x"), 30, min_samples=15),
+        ref_mean=pl.col("x").rolling_mean(30, min_samples=15), ref_std=pl.col("x").rolling_std(30, min_samples=15),
+        ref_sum=pl.col("x").rolling_sum(30, min_samples=15))
+    for name in ("mean", "std", "sum"):
+        mine, ref = out.get_column(name).to_numpy(), out.get_column(f"ref_{name}").to_numpy()
+        np.testing.assert_array_equal(np.isnan(mine), np.isnan(ref))
+        np.testing.assert_allclose(mine[~np.isnan(mine)], ref[~np.isnan(ref)], rtol=1e-10, atol=1e-12)
