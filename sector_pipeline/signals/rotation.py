@@ -19,6 +19,7 @@ from __future__ import annotations
 import polars as pl
 
 from sector_pipeline.signals.config import RotationConfig
+from sector_pipeline.signals.windows import position_in, rolling_mean, rolling_std
 
 QUADRANTS = ("leading", "weakening", "lagging", "improving")
 FREQUENCIES = ("daily", "weekly")
@@ -60,10 +61,14 @@ def rotation_heading_deg(d_ratio: pl.Expr, d_momentum: pl.Expr) -> pl.Expr:
 
 
 def _zscore_around_100(column: str, window: int) -> pl.Expr:
-    """100 + the value's z-score within its trailing `window` observations (ticker by ticker); null if flat."""
+    """100 + the value's z-score within its trailing `window` observations (ticker by ticker); null if flat.
+
+    Exact windows (signals/windows.py): the frame is sorted by ticker, date, and `_position` numbers each
+    ticker's rows, so a run over a bounded lookback reproduces the full history's values bit for bit.
+    """
     value = pl.col(column)
-    mean = value.rolling_mean(window, min_samples=window).over("ticker")
-    std = value.rolling_std(window, min_samples=window, ddof=1).over("ticker")
+    mean = rolling_mean(value, window, pl.col("_position"))
+    std = rolling_std(value, window, pl.col("_position"))
     # A flat window has no z-score: null rather than +-inf or NaN. "Flat" allows for rounding: a sector that
     # tracks the benchmark has an rs wobbling in its last bit, whose z-scores would be pure noise.
     is_flat = std <= FLAT_TOLERANCE * pl.max_horizontal(mean.abs(), pl.lit(1.0))
@@ -79,6 +84,7 @@ def _rotation(relative_strength: pl.LazyFrame, window: int, frequency: str) -> p
     return (
         relative_strength
         .sort("ticker", "date")
+        .with_columns(_position=position_in("ticker"))
         .with_columns(rs_ratio=_zscore_around_100("rs", window))
         .with_columns(rs_roc=100.0 * (pl.col("rs_ratio") / _previous("rs_ratio") - 1.0))
         .with_columns(rs_momentum=_zscore_around_100("rs_roc", window))
@@ -105,6 +111,18 @@ def _weekly(relative_strength: pl.LazyFrame) -> pl.LazyFrame:
         .agg(pl.col("rs").sort_by("date").last(), pl.col("date").max())
         .select("date", "ticker", "rs")
     )
+
+
+def rotation_lookback_sessions(config: RotationConfig = RotationConfig()) -> int:
+    """Sessions of prices before the first recomputed date a run needs.
+
+    RS-Momentum at t is a z-score over `n` RS rates of change, each needing two RS-Ratios, each a z-score
+    over `n` RS values, and the move since the previous row one more: 2n + 2 observations. Weekly
+    observations are ISO weeks (at most 5 sessions each, plus the partial week the read starts in).
+    """
+    daily = 2 * config.daily_window + 2
+    weekly = (2 * config.weekly_window + 3) * 5
+    return max(daily, weekly)
 
 
 def relative_rotation(

@@ -12,6 +12,7 @@ import pytest
 
 from sector_pipeline.signals.config import RotationConfig
 from sector_pipeline.signals.rotation import (
+    rotation_lookback_sessions,
     ROTATION_COLUMNS,
     relative_rotation,
     rotation_heading_deg,
@@ -291,3 +292,16 @@ def test_real_xlk_matches_the_pandas_formulas_in_2019(realdata_dir: Path, univer
     assert_matches_reference(out, prices, "XLK", "SPY", config.weekly_window, "weekly")
     in_2019 = out.filter(pl.col("frequency") == "daily", pl.col("date") >= dt.date(2019, 1, 1))
     assert in_2019["quadrant"].n_unique() == 4
+
+
+@pytest.mark.parametrize("start", [dt.date(2011, 3, 1), dt.date(2013, 7, 10), dt.date(2015, 12, 31)])
+def test_rotation_over_a_bounded_lookback_equals_the_full_history(synthetic_prices, synthetic_rotation, universe,
+                                                                   start) -> None:
+    rows = rotation_lookback_sessions()
+    before = synthetic_prices.filter(pl.col("date") < start).sort("ticker", "date").group_by(
+        "ticker", maintain_order=True).tail(rows)
+    bounded = pl.concat([before, synthetic_prices.filter(pl.col("date") >= start)], how="diagonal")
+    out = relative_rotation(bounded.lazy(), benchmark=universe.benchmark.ticker).collect()
+    expected = synthetic_rotation.filter(pl.col("date") >= start)
+    assert expected.height > 0
+    assert out.filter(pl.col("date") >= start).equals(expected)

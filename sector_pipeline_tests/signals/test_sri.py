@@ -15,6 +15,7 @@ from polars.testing import assert_frame_equal
 from sector_pipeline.errors import ConfigurationError
 from sector_pipeline.signals.config import DIMENSIONS, FEATURE_COLUMNS, SriConfig
 from sector_pipeline.signals.sri import (
+    macro_lookback_dates,
     CURVE_SIGNALS,
     MACRO_REGIME_COLUMNS,
     MACRO_SIGNALS,
@@ -406,3 +407,12 @@ def test_sri_on_the_synthetic_market_is_bounded_and_ranked(universe: Universe, s
     # Sectors that trade all along are scored from their 61st session; XLC joins in June 2018.
     counts = dict(scored.group_by("ticker").len().rows())
     assert counts["XLK"] == counts["XLU"] and counts["XLC"] < counts["XLRE"] < counts["XLK"]
+
+
+@pytest.mark.parametrize("start", [dt.date(2005, 3, 1), dt.date(2009, 6, 30), dt.date(2015, 12, 31)])
+def test_macro_regime_over_a_bounded_lookback_equals_the_full_history(synthetic_regime, start) -> None:
+    full, macro = synthetic_regime
+    dates = macro.select("date").unique().sort("date").get_column("date")
+    first = dates.filter(dates < start).tail(macro_lookback_dates()).min()
+    bounded = macro_regime(macro.lazy().filter(pl.col("date") >= first)).collect()
+    assert_frame_equal(bounded.filter(pl.col("date") >= start), full.filter(pl.col("date") >= start), check_exact=True)
