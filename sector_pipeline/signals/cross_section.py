@@ -2,9 +2,10 @@
 
 Polars' vectorised float sums (SIMD lanes, chunk boundaries) may group the same few numbers differently
 depending on where they sit in memory, which changes the last bit of a mean. That would make a date's
-value depend on how many dates were computed in the run. Here each group's values are laid out as
-columns in a fixed key order and folded horizontally, element by element, so the arithmetic is always the
-same sequence of operations.
+value depend on how many dates were computed in the run. Here each group's values are sorted by key and
+added by a cumulative sum, a strictly sequential scan: ((v_k0 + v_k1) + v_k2) + ... in key order, the same
+operations in every run. Sorting makes it O(n log n) per date (the former one-column-per-key layout was
+O(n^2) in the number of members: 37 % of a 500-member run).
 """
 
 from __future__ import annotations
@@ -14,23 +15,30 @@ from typing import Sequence
 import polars as pl
 
 
-def cross_section_stats(frame: pl.LazyFrame, *, value: str, by: Sequence[str], keys: Sequence[str],
+def cross_section_stats(frame: pl.LazyFrame, *, value: str, by: Sequence[str], keys: Sequence[str] | None = None,
                         key: str = "ticker", prefix: str = "") -> pl.LazyFrame:
     """Per group `by`: {prefix}n, {prefix}sum, {prefix}mean and {prefix}std (ddof 1) of `value`, nulls ignored.
 
-    `keys` lists every possible value of `key` (e.g. the sector tickers); a group has at most one row per key.
+    A group has at most one row per `key`; `keys` is accepted for compatibility and not needed.
     """
-    columns = [pl.col(f"__k{i}") for i in range(len(keys))]
-    wide = frame.group_by(*by).agg(
-        pl.col(value).filter(pl.col(key) == k).first().alias(f"__k{i}") for i, k in enumerate(keys))
-    n = pl.sum_horizontal(c.is_not_null() for c in columns)
-    total = pl.sum_horizontal(columns)
-    mean = pl.when(n > 0).then(total / n)
-    variance = pl.sum_horizontal((c - mean) ** 2 for c in columns) / (n - 1)
-    return wide.select(
+    del keys
+    present = frame.filter(pl.col(value).is_not_null()).select(*by, key, value).sort(*by, key)
+    totals = present.group_by(*by).agg(
+        pl.len().cast(pl.UInt32).alias("__n"),
+        pl.col(value).cum_sum().last().alias("__sum"),
+    ).with_columns((pl.col("__sum") / pl.col("__n")).alias("__mean"))
+    squares = (
+        present.join(totals.select(*by, "__mean"), on=list(by), how="left", maintain_order="left")
+        .group_by(*by).agg(((pl.col(value) - pl.col("__mean")) ** 2).cum_sum().last().alias("__squares"))
+    )
+    stats = totals.join(squares, on=list(by), how="left")
+    # Groups whose values are all null still get a row (n = 0), as the former implementation gave.
+    groups = frame.select(*by).unique()
+    n = pl.col("__n").fill_null(0)
+    return groups.join(stats, on=list(by), how="left").select(
         *by,
         n.alias(f"{prefix}n"),
-        pl.when(n > 0).then(total).alias(f"{prefix}sum"),
-        mean.alias(f"{prefix}mean"),
-        pl.when(n > 1).then(variance.sqrt()).alias(f"{prefix}std"),
+        pl.when(n > 0).then(pl.col("__sum")).alias(f"{prefix}sum"),
+        pl.when(n > 0).then(pl.col("__mean")).alias(f"{prefix}mean"),
+        pl.when(n > 1).then((pl.col("__squares") / (n - 1)).sqrt()).alias(f"{prefix}std"),
     )
