@@ -235,13 +235,15 @@ def _stored_runs(previous_runs: pl.DataFrame | pl.LazyFrame | None, start: dt.da
     frame = previous_runs.collect() if isinstance(previous_runs, pl.LazyFrame) else previous_runs
     stored: dict[str, dict[str, object]] = {}
     for run in frame.filter(pl.col("date") < start).sort("date").iter_rows(named=True):
-        found = (run["horizon_sessions"], list(run["features"]), run["zscore_clip"])
-        wanted = (config.horizon, list(config.features), config.zscore_clip)
+        found = (run["horizon_sessions"], list(run["features"]), run["zscore_clip"], run["period"],
+                 run["ridge_alpha"])
+        wanted = (config.horizon, list(config.features), config.zscore_clip, period_key(run["date"], config.retrain),
+                  config.ridge_penalty * run["training_samples"])
         if found != wanted:
             raise ContinuationError(
-                f"strategy.model_runs: the model of {run['period']} (trained {run['date']}) has horizon, features "
-                f"and z-score clip {found}, the settings say {wanted}: re-materialize strategy/predictions over "
-                "the whole history")
+                f"strategy.model_runs: the model of {run['period']} (trained {run['date']}) has horizon, features, "
+                f"z-score clip, period and ridge alpha {found}, the settings give {wanted}: re-materialize "
+                "strategy/predictions over the whole history")
         stored[run["period"]] = run
     return stored
 

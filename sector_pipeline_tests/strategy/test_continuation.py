@@ -272,3 +272,16 @@ def test_a_read_too_short_for_the_state_is_refused(market):
     with pytest.raises(ContinuationError, match="has a gap"):
         performance(full["backtest"].filter(pl.col("date") >= stale), start=gap_start,
                     previous=last_rows(full["performance"], ["strategy"], stale))
+
+
+def test_a_stored_model_trained_with_other_settings_is_refused(market):
+    tables, full = market
+    inputs = model_inputs(tables.features.lazy(), tables.rankings.lazy(), characteristics=tables.characteristics,
+                          sentiment=tables.sentiment.lazy(), macro=tables.macro.lazy()).collect()
+    mid_month = full["model_runs"].item(5, "date") + dt.timedelta(days=14)
+    stored = full["model_runs"].filter(pl.col("date") < mid_month).tail(1)
+    for config in (ModelConfig(horizon=10), ModelConfig(retrain="quarterly"), ModelConfig(ridge_penalty=1.0),
+                   ModelConfig(features=ModelConfig().features[:-1])):
+        with pytest.raises(ContinuationError, match="re-materialize strategy/predictions"):
+            walk_forward(_window(inputs, sessions_before(mid_month, 1), END), config=config, start=mid_month,
+                         previous_runs=stored)
