@@ -29,7 +29,13 @@ from sector_pipeline.strategy.model import (
 )
 from sector_pipeline.strategy.skill import signal_skill, skill_read_start
 from sector_pipeline.strategy.state import ContinuationError, last_rows
-from sector_pipeline_tests.strategy.markets import SignalTables, signal_tables, synthetic_prices
+from sector_pipeline_tests.strategy.markets import (
+    SignalTables,
+    inputs_of,
+    signal_tables,
+    strategy_tables,
+    synthetic_prices,
+)
 
 START, END = dt.date(2005, 1, 3), dt.date(2008, 7, 1)
 TABLES = {  # table -> its keys besides the date (the sort order of the full run)
@@ -75,20 +81,6 @@ class Store:
             assert stored.filter(pl.col("date") >= start).is_empty()
             rows = pl.concat([stored, rows], how="vertical")
         self.tables[table] = rows
-
-
-def full_run(tables: SignalTables, config: ModelConfig) -> dict[str, pl.DataFrame]:
-    inputs = model_inputs(tables.features.lazy(), tables.rankings.lazy(), characteristics=tables.characteristics,
-                          sentiment=tables.sentiment.lazy(), macro=tables.macro.lazy(), config=config)
-    model = walk_forward(inputs, config=config)
-    weights = allocations(model.predictions.lazy(), tables.rankings.lazy(), tables.features.lazy())
-    backtest = run_backtest(weights, tables.features.lazy(), benchmark="SPY")
-    return {
-        "predictions": model.predictions, "model_runs": model.model_runs,
-        "skill": signal_skill(model.predictions.lazy(), tables.features.lazy(), tables.rankings.lazy(),
-                              horizon=config.horizon, sectors=tables.sectors),
-        "allocations": weights, "backtest": backtest, "performance": performance(backtest),
-    }
 
 
 def run_chunk(tables: SignalTables, store: Store, start: dt.date, end: dt.date, config: ModelConfig) -> None:
@@ -159,7 +151,7 @@ def assert_equal_tables(full: dict[str, pl.DataFrame], store: Store, until: dt.d
 def market(universe) -> tuple[SignalTables, dict[str, pl.DataFrame]]:
     prices, macro = synthetic_prices(universe, 7, START, END)
     tables = signal_tables(prices, universe.characteristics(), macro)
-    return tables, full_run(tables, ModelConfig())
+    return tables, strategy_tables(tables)
 
 
 def _key_dates(full: dict[str, pl.DataFrame]) -> dict[str, dt.date]:
@@ -228,8 +220,7 @@ def test_a_trailing_window_retrains_on_a_bounded_read(market):
     """With a trailing training window even a retrain reads a bounded history, and the models are the same."""
     tables, _ = market
     config = ModelConfig(training_dates=300, min_training_dates=300, retrain="quarterly")
-    inputs = model_inputs(tables.features.lazy(), tables.rankings.lazy(), characteristics=tables.characteristics,
-                          sentiment=tables.sentiment.lazy(), macro=tables.macro.lazy(), config=config).collect()
+    inputs = inputs_of(tables, config)
     full = walk_forward(inputs, config=config)
     assert full.model_runs.height >= 5
     store = Store()
@@ -248,8 +239,7 @@ def test_a_trailing_window_retrains_on_a_bounded_read(market):
 def test_a_read_too_short_for_the_state_is_refused(market):
     tables, full = market
     retrain = full["model_runs"].item(5, "date")
-    inputs = model_inputs(tables.features.lazy(), tables.rankings.lazy(), characteristics=tables.characteristics,
-                          sentiment=tables.sentiment.lazy(), macro=tables.macro.lazy()).collect()
+    inputs = inputs_of(tables)
     stored_runs = full["model_runs"].filter(pl.col("date") < retrain)
     # a retrain on the last few months only would fit fewer samples than the expanding window
     with pytest.raises(ContinuationError, match="needs the whole history"):
@@ -276,8 +266,7 @@ def test_a_read_too_short_for_the_state_is_refused(market):
 
 def test_a_stored_model_trained_with_other_settings_is_refused(market):
     tables, full = market
-    inputs = model_inputs(tables.features.lazy(), tables.rankings.lazy(), characteristics=tables.characteristics,
-                          sentiment=tables.sentiment.lazy(), macro=tables.macro.lazy()).collect()
+    inputs = inputs_of(tables)
     mid_month = full["model_runs"].item(5, "date") + dt.timedelta(days=14)
     stored = full["model_runs"].filter(pl.col("date") < mid_month).tail(1)
     for config in (ModelConfig(horizon=10), ModelConfig(retrain="quarterly"), ModelConfig(ridge_penalty=1.0),
