@@ -34,6 +34,12 @@ each week (Thursday when Friday is a holiday), "monthly" = the last session of e
 session. Every book makes its first decision on the same session t0, the first rebalance session on which
 the model has predictions, so that all strategies start together; later decisions follow each book's own
 schedule. A decision taken at the close of t is traded at the close of the next session (backtest.py).
+
+Continuation (`start=`, `previous=`). A book's only state is its last decision: `previous` holds the last
+stored row of each (book, ticker) before `start`, from which each book continues (its current weights, and
+each sector's previous weight). Whether a rebalance session is one depends on the session and the calendar
+only, and a decision on its own day's scores, so the inputs are read from `start` on
+(ALLOCATION_LOOKBACK_SESSIONS = 0) and only the window's rebalance sessions are looped over.
 """
 
 from __future__ import annotations
@@ -53,8 +59,13 @@ from sector_pipeline.strategy.config import (
     MOMENTUM_BOOK,
     AllocationConfig,
 )
+from sector_pipeline.strategy.state import last_rows
 
 ALLOCATION_COLUMNS = ("date", "book", "ticker", "weight", "previous_weight", "score", "score_rank", "group")
+# Sessions of the inputs (predictions, rankings, features) read before `start`: none.
+ALLOCATION_LOOKBACK_SESSIONS = 0
+# `previous` of a continuation: the last stored row of each of these keys before `start`.
+ALLOCATION_STATE_KEYS = ("book", "ticker")
 _SCHEMA = {"date": pl.Date, "book": pl.String, "ticker": pl.String, "weight": pl.Float64,
            "previous_weight": pl.Float64, "score": pl.Float64, "score_rank": pl.Int32, "group": pl.String}
 
@@ -147,12 +158,26 @@ def _rank(scores: Mapping[str, float]) -> dict[str, int]:
     return {t: i + 1 for i, t in enumerate(sorted(scores, key=lambda t: (-scores[t], t)))}
 
 
-def rule_book(scores: pl.DataFrame, decision_dates: Sequence[dt.date], config: AllocationConfig, book: str
-              ) -> pl.DataFrame:
-    """Seed-rule weights at each decision date that has scores; `scores`: (date, ticker, score)."""
+def _last_decision(state: pl.DataFrame | None, book: str) -> dict[str, float]:
+    """Weights of the book's last stored decision (its sectors' last rows on the book's last date)."""
+    if state is None:
+        return {}
+    rows = state.filter(pl.col("book") == book)
+    if rows.is_empty():
+        return {}
+    last = rows.filter(pl.col("date") == pl.col("date").max())
+    return dict(last.select("ticker", "weight").iter_rows())
+
+
+def rule_book(scores: pl.DataFrame, decision_dates: Sequence[dt.date], config: AllocationConfig, book: str,
+              current: Mapping[str, float] | None = None) -> pl.DataFrame:
+    """Seed-rule weights at each decision date that has scores; `scores`: (date, ticker, score).
+
+    `current`: the book's weights before the first of these dates (its last stored decision); none = 1/N start.
+    """
     by_date = _scores_by_date(scores)
     rows: list[dict[str, object]] = []
-    current: dict[str, float] = {}
+    current = dict(current or {})
     for day in decision_dates:
         today = by_date.get(day)
         if not today:
@@ -167,11 +192,12 @@ def rule_book(scores: pl.DataFrame, decision_dates: Sequence[dt.date], config: A
     return pl.DataFrame(rows, schema=_SCHEMA)
 
 
-def top_n_book(scores: pl.DataFrame, decision_dates: Sequence[dt.date], top_n: int, book: str) -> pl.DataFrame:
+def top_n_book(scores: pl.DataFrame, decision_dates: Sequence[dt.date], top_n: int, book: str,
+               previous: Mapping[str, float] | None = None) -> pl.DataFrame:
     """Equal weight of the `top_n` highest scores (ties by ticker), 0 for the other scored sectors."""
     by_date = _scores_by_date(scores)
     rows: list[dict[str, object]] = []
-    previous: dict[str, float] = {}
+    previous = dict(previous or {})
     for day in decision_dates:
         today = by_date.get(day)
         if not today:
@@ -187,13 +213,22 @@ def top_n_book(scores: pl.DataFrame, decision_dates: Sequence[dt.date], top_n: i
     return pl.DataFrame(rows, schema=_SCHEMA)
 
 
-def equal_weight_book(universe: pl.DataFrame, decision_dates: Sequence[dt.date], book: str) -> pl.DataFrame:
-    """1/N over the sectors of `universe` (date, ticker) on each decision date."""
+def equal_weight_book(universe: pl.DataFrame, decision_dates: Sequence[dt.date], book: str,
+                      previous: pl.DataFrame | None = None) -> pl.DataFrame:
+    """1/N over the sectors of `universe` (date, ticker) on each decision date.
+
+    previous_weight is the sector's weight at its own last decision; `previous`: the book's stored rows
+    (date, ticker, weight) before these dates, whose last row per sector the first new rows refer to.
+    """
     decisions = pl.DataFrame({"date": list(decision_dates)}, schema={"date": pl.Date})
+    new = (universe.select("date", "ticker").join(decisions, on="date", how="semi")
+           .with_columns(weight=1.0 / pl.len().over("date"), _new=pl.lit(True)))
+    stored = (pl.DataFrame(schema={"date": pl.Date, "ticker": pl.String, "weight": pl.Float64}) if previous is None
+              else previous.select("date", "ticker", pl.col("weight").cast(pl.Float64)))
     return (
-        universe.select("date", "ticker").join(decisions, on="date", how="semi").sort("date", "ticker")
-        .with_columns(weight=1.0 / pl.len().over("date"))
+        pl.concat([stored.with_columns(_new=pl.lit(False)), new], how="vertical_relaxed").sort("date", "ticker")
         .with_columns(previous_weight=pl.col("weight").shift(1).over("ticker"))
+        .filter(pl.col("_new"))
         .select("date", pl.lit(book).alias("book"), "ticker", "weight", "previous_weight",
                 pl.lit(None, dtype=pl.Float64).alias("score"), pl.lit(None, dtype=pl.Int32).alias("score_rank"),
                 pl.lit("equal").alias("group"))
@@ -202,31 +237,46 @@ def equal_weight_book(universe: pl.DataFrame, decision_dates: Sequence[dt.date],
 
 
 def allocations(predictions: pl.LazyFrame, rankings: pl.LazyFrame, features: pl.LazyFrame, *,
-                config: AllocationConfig = AllocationConfig()) -> pl.DataFrame:
-    """Rows ALLOCATION_COLUMNS of the four books; empty until the model has predictions."""
-    model_scores = predictions.select("date", "ticker", pl.col("prediction_strength").alias("score")).collect()
-    if model_scores.is_empty():
+                config: AllocationConfig = AllocationConfig(), start: dt.date | None = None,
+                previous: pl.DataFrame | pl.LazyFrame | None = None) -> pl.DataFrame:
+    """Rows ALLOCATION_COLUMNS of the four books dated >= start (all when None); empty until the model predicts.
+
+    `previous`: stored strategy.allocations rows dated before `start`, at least the last of each (book, ticker)
+    (ALLOCATION_STATE_KEYS); each book continues from its last decision. The inputs need no lookback.
+    """
+    def window(frame: pl.LazyFrame) -> pl.LazyFrame:
+        return frame if start is None else frame.filter(pl.col("date") >= start)
+
+    state = last_rows(previous, ALLOCATION_STATE_KEYS, start)
+    model_scores = window(predictions).select("date", "ticker", pl.col("prediction_strength").alias("score")).collect()
+    if state is None and model_scores.is_empty():
         return pl.DataFrame(schema=_SCHEMA)
-    ranked = rankings.filter(pl.col("is_ranked")).select("date", "ticker", "composite_score").collect()
+    ranked = window(rankings).filter(pl.col("is_ranked")).select("date", "ticker", "composite_score").collect()
     dates = ranked.get_column("date").unique().sort().to_list()
-    predicted = set(model_scores.get_column("date").to_list())
     schedule = rebalance_sessions(dates, config.rebalance, config.calendar)
-    starts = [d for d in schedule if d in predicted]
-    if not starts:
-        return pl.DataFrame(schema=_SCHEMA)
-    t0 = starts[0]
-    decisions = [d for d in schedule if d >= t0]
-    momentum_decisions = sorted({t0, *(d for d in rebalance_sessions(dates, config.momentum_rebalance,
-                                                                     config.calendar) if d >= t0)})
+    momentum_schedule = rebalance_sessions(dates, config.momentum_rebalance, config.calendar)
+    if state is None:
+        # Not started yet: every book makes its first decision on t0, the first rebalance with predictions.
+        predicted = set(model_scores.get_column("date").to_list())
+        starts = [d for d in schedule if d in predicted]
+        if not starts:
+            return pl.DataFrame(schema=_SCHEMA)
+        t0 = starts[0]
+        decisions = [d for d in schedule if d >= t0]
+        momentum_decisions = sorted({t0, *(d for d in momentum_schedule if d >= t0)})
+    else:
+        decisions, momentum_decisions = schedule, momentum_schedule
     momentum = (ranked.select("date", "ticker")
-                .join(features.select("date", "ticker", pl.col(config.momentum_column).alias("score")).collect(),
-                      on=["date", "ticker"], how="left"))
+                .join(window(features).select("date", "ticker", pl.col(config.momentum_column).alias("score"))
+                      .collect(), on=["date", "ticker"], how="left"))
+    equal_state = None if state is None else state.filter(pl.col("book") == EQUAL_WEIGHT_BOOK)
     books = [
-        rule_book(model_scores, decisions, config, MODEL_BOOK),
+        rule_book(model_scores, decisions, config, MODEL_BOOK, _last_decision(state, MODEL_BOOK)),
         rule_book(ranked.select("date", "ticker", pl.col("composite_score").alias("score")), decisions, config,
-                  COMPOSITE_BOOK),
-        top_n_book(momentum, momentum_decisions, config.momentum_top_n, MOMENTUM_BOOK),
-        equal_weight_book(ranked, decisions, EQUAL_WEIGHT_BOOK),
+                  COMPOSITE_BOOK, _last_decision(state, COMPOSITE_BOOK)),
+        top_n_book(momentum, momentum_decisions, config.momentum_top_n, MOMENTUM_BOOK,
+                   _last_decision(state, MOMENTUM_BOOK)),
+        equal_weight_book(ranked, decisions, EQUAL_WEIGHT_BOOK, equal_state),
     ]
     return pl.concat(books).select(ALLOCATION_COLUMNS).sort("date", "book", "ticker")
 

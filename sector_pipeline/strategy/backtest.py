@@ -21,23 +21,38 @@ Start. Every strategy starts on the same session, the trade session of the model
 has no return, and entering is free (turnover 0), so the five curves start together and only rebalancing
 is charged. The benchmark (SPY) is bought and held. A sector held without a return on a session is an
 error (validated data has every sector on every session once it trades).
+
+Continuation (`start=`, `previous=`). Each strategy continues from its last stored row, which carries the
+state: equity, its running peak (`peak_equity`) and the weights held after that close (`held_tickers`,
+`held_weights`: drifted, or the target traded that day). A decision dated on the session before `start` is
+traded on the first session computed, so the allocations and the returns are read from one session before
+start (BACKTEST_LOOKBACK_SESSIONS): the run loops over the window's sessions only.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import dataclass
 from typing import Sequence
 
 import polars as pl
 
 from sector_pipeline.strategy.config import BENCHMARK, BOOKS, MODEL_BOOK, BacktestConfig
+from sector_pipeline.strategy.state import check_after, last_rows
 
 BACKTEST_COLUMNS = ("date", "strategy", "gross_return", "turnover", "cost", "net_return", "equity", "drawdown",
-                    "benchmark_return", "holdings", "is_trade_day")
+                    "benchmark_return", "holdings", "is_trade_day",
+                    # state of the next session: the running peak of equity (drawdown = equity / peak - 1) and
+                    # the weights held after this close, sector by sector (tickers sorted, same order as weights)
+                    "peak_equity", "held_tickers", "held_weights")
 _SCHEMA = {"date": pl.Date, "strategy": pl.String, "gross_return": pl.Float64, "turnover": pl.Float64,
            "cost": pl.Float64, "net_return": pl.Float64, "equity": pl.Float64, "drawdown": pl.Float64,
-           "benchmark_return": pl.Float64, "holdings": pl.Int32, "is_trade_day": pl.Boolean}
+           "benchmark_return": pl.Float64, "holdings": pl.Int32, "is_trade_day": pl.Boolean,
+           "peak_equity": pl.Float64, "held_tickers": pl.List(pl.String), "held_weights": pl.List(pl.Float64)}
+# Sessions of the inputs (allocations, returns) read before `start`: the decision of the session before start
+# is traded on start's session.
+BACKTEST_LOOKBACK_SESSIONS = 1
 
 
 class BacktestError(ValueError):
@@ -52,17 +67,32 @@ def _targets(allocations: pl.DataFrame, book: str) -> dict[dt.date, dict[str, fl
     return targets
 
 
-def _simulate(name: str, targets: dict[dt.date, dict[str, float]], grid: Sequence[dt.date], start: int,
+@dataclass
+class _Position:
+    """What a strategy carries from one close to the next."""
+
+    holdings: dict[str, float]
+    equity: float
+    peak: float
+    last_date: dt.date
+
+
+def _row(day: dt.date, name: str, position: _Position, *, gross: float | None, turnover: float, cost: float,
+         net: float | None, benchmark_return: float | None, is_trade_day: bool) -> dict[str, object]:
+    held = sorted(position.holdings)
+    return {
+        "date": day, "strategy": name, "gross_return": gross, "turnover": turnover, "cost": cost,
+        "net_return": net, "equity": position.equity, "drawdown": position.equity / position.peak - 1.0,
+        "benchmark_return": benchmark_return, "holdings": len(position.holdings), "is_trade_day": is_trade_day,
+        "peak_equity": position.peak, "held_tickers": held, "held_weights": [position.holdings[t] for t in held]}
+
+
+def _simulate(name: str, position: _Position, trades: dict[dt.date, dict[str, float]], days: Sequence[dt.date],
               returns: dict[dt.date, dict[str, float]], benchmark: str, cost_bps: float) -> list[dict[str, object]]:
-    next_session = {grid[i]: grid[i + 1] for i in range(len(grid) - 1)}
-    trades = {next_session[d]: w for d, w in targets.items() if d in next_session}
-    holdings = {t: w for t, w in trades[grid[start]].items() if w != 0}
-    equity = peak = 1.0
-    rows: list[dict[str, object]] = [{
-        "date": grid[start], "strategy": name, "gross_return": None, "turnover": 0.0, "cost": 0.0,
-        "net_return": None, "equity": 1.0, "drawdown": 0.0, "benchmark_return": None,
-        "holdings": len(holdings), "is_trade_day": True}]
-    for day in grid[start + 1:]:
+    """Rows of `days` (the sessions after position.last_date), trading `trades` (trade session -> target)."""
+    holdings, equity, peak = position.holdings, position.equity, position.peak
+    rows: list[dict[str, object]] = []
+    for day in days:
         today = returns.get(day, {})
         missing = sorted(t for t in holdings if today.get(t) is None)
         if missing:
@@ -80,42 +110,74 @@ def _simulate(name: str, targets: dict[dt.date, dict[str, float]], grid: Sequenc
         net = gross - cost * (1.0 + gross)   # = (1 + gross) * (1 - cost) - 1, exactly gross when cost is 0
         equity *= 1.0 + net
         peak = max(peak, equity)
-        rows.append({
-            "date": day, "strategy": name, "gross_return": gross, "turnover": turnover, "cost": cost,
-            "net_return": net, "equity": equity, "drawdown": equity / peak - 1.0,
-            "benchmark_return": today.get(benchmark), "holdings": len(holdings), "is_trade_day": target is not None})
+        rows.append(_row(day, name, _Position(holdings, equity, peak, day), gross=gross, turnover=turnover,
+                         cost=cost, net=net, benchmark_return=today.get(benchmark), is_trade_day=target is not None))
     return rows
 
 
+def _stored_position(row: dict[str, object]) -> _Position:
+    return _Position(dict(zip(row["held_tickers"], row["held_weights"])), row["equity"], row["peak_equity"],
+                     row["date"])
+
+
 def run_backtest(allocations: pl.DataFrame, returns: pl.DataFrame | pl.LazyFrame, *, benchmark: str,
-                 config: BacktestConfig = BacktestConfig()) -> pl.DataFrame:
-    """Rows BACKTEST_COLUMNS per (session, strategy) from the start session; empty without model decisions.
+                 config: BacktestConfig = BacktestConfig(), start: dt.date | None = None,
+                 previous: pl.DataFrame | pl.LazyFrame | None = None) -> pl.DataFrame:
+    """Rows BACKTEST_COLUMNS per (session, strategy) dated >= start (all when None); empty before model decisions.
 
     `allocations`: strategy.allocations rows (date, book, ticker, weight); `returns`: (date, ticker, return_1d)
-    of the sectors and the benchmark, e.g. signals.features.
+    of the sectors and the benchmark, e.g. signals.features; both from BACKTEST_LOOKBACK_SESSIONS before start.
+    `previous`: stored strategy.backtest rows dated before `start` (at least the last of each strategy).
     """
-    if allocations.is_empty():
-        return pl.DataFrame(schema=_SCHEMA)
     frame = returns.collect() if isinstance(returns, pl.LazyFrame) else returns
     grid = frame.filter(pl.col("ticker") == benchmark).get_column("date").unique().sort().to_list()
-    model = _targets(allocations, MODEL_BOOK)
-    if not model or not grid:
+    stored = last_rows(previous, ["strategy"], start)
+    if (stored is None and allocations.is_empty()) or not grid:
         return pl.DataFrame(schema=_SCHEMA)
-    first_decision = min(model)
-    later = [i for i, d in enumerate(grid) if d > first_decision]
-    if not later:
-        return pl.DataFrame(schema=_SCHEMA)
-    start = later[0]
     by_date: dict[dt.date, dict[str, float]] = {}
     for day, ticker, value in frame.select("date", "ticker", "return_1d").drop_nulls().iter_rows():
         by_date.setdefault(day, {})[ticker] = value
+    next_session = {grid[i]: grid[i + 1] for i in range(len(grid) - 1)}
+
+    def trades(book: str, first: dt.date) -> dict[dt.date, dict[str, float]]:
+        """Trade session -> target of the book's decisions dated >= first."""
+        return {next_session[d]: w for d, w in _targets(allocations, book).items() if d >= first and d in next_session}
+
     rows: list[dict[str, object]] = []
-    for book in BOOKS:
-        targets = {d: w for d, w in _targets(allocations, book).items() if d >= first_decision}
-        if not targets:
-            continue
-        if first_decision not in targets:
-            raise BacktestError(f"backtest: book {book} has no decision on the start date {first_decision}")
-        rows += _simulate(book, targets, grid, start, by_date, benchmark, config.cost_bps)
-    rows += _simulate(BENCHMARK, {first_decision: {benchmark: 1.0}}, grid, start, by_date, benchmark, 0.0)
-    return pl.DataFrame(rows, schema=_SCHEMA).sort("date", "strategy")
+    if stored is None:
+        # The start: every strategy holds its first target from the close of the first model decision's trade
+        # session on, with equity 1.0 (no return, no cost that day).
+        model = _targets(allocations, MODEL_BOOK)
+        if not model:
+            return pl.DataFrame(schema=_SCHEMA)
+        first_decision = min(model)
+        later = [d for d in grid if d > first_decision]
+        if not later:
+            return pl.DataFrame(schema=_SCHEMA)
+        first_day = later[0]
+        for book in BOOKS:
+            targets = {d for d in _targets(allocations, book) if d >= first_decision}
+            if not targets:
+                continue
+            if first_decision not in targets:
+                raise BacktestError(f"backtest: book {book} has no decision on the start date {first_decision}")
+            book_trades = trades(book, first_decision)
+            position = _Position({t: w for t, w in book_trades[first_day].items() if w != 0}, 1.0, 1.0, first_day)
+            rows.append(_row(first_day, book, position, gross=None, turnover=0.0, cost=0.0, net=None,
+                             benchmark_return=None, is_trade_day=True))
+            rows += _simulate(book, position, book_trades, later[1:], by_date, benchmark, config.cost_bps)
+        position = _Position({benchmark: 1.0}, 1.0, 1.0, first_day)
+        rows.append(_row(first_day, BENCHMARK, position, gross=None, turnover=0.0, cost=0.0, net=None,
+                         benchmark_return=None, is_trade_day=True))
+        rows += _simulate(BENCHMARK, position, {}, later[1:], by_date, benchmark, 0.0)
+    else:
+        for row in stored.iter_rows(named=True):
+            position = _stored_position(row)
+            days = [d for d in grid if d > position.last_date]
+            check_after(position.last_date, days[0] if days else None, start, f"backtest {row['strategy']}")
+            # Decisions dated on or after the stored row's session trade on a session computed now.
+            book_trades = {} if row["strategy"] == BENCHMARK else trades(row["strategy"], position.last_date)
+            rows += _simulate(row["strategy"], position, book_trades, days, by_date, benchmark,
+                              0.0 if row["strategy"] == BENCHMARK else config.cost_bps)
+    result = pl.DataFrame(rows, schema=_SCHEMA).sort("date", "strategy")
+    return result if start is None else result.filter(pl.col("date") >= start)

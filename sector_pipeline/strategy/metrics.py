@@ -14,66 +14,111 @@ start), Y = trading_days_per_year (252), rf = 0:
                            (strictly; NULL for the benchmark itself)
 A row dated d uses the sessions up to d only, so every row is partition-consistent; running sums are
 cumulative sums from the start, the same sequence of operations in every run.
+
+Continuation (`start=`, `previous=`). Each strategy continues from its last stored row, whose state columns
+hold the running sums (of r, r squared, min(r, 0) squared, turnover; total_cost and days already are), the
+count of sessions beating the benchmark, the running peak of equity and max_drawdown (the running minimum).
+The inputs are the backtest rows from the session before start (PERFORMANCE_LOOKBACK_SESSIONS = 1): a
+strategy without a stored row starts in the window, or on the session before it, where its backtest start row
+(no return, hence no performance row) opens the sums.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import numpy as np
 import polars as pl
 
 from sector_pipeline.strategy.config import BENCHMARK, STRATEGIES, BacktestConfig
+from sector_pipeline.strategy.state import ContinuationError, last_rows, running_sum
 
 PERFORMANCE_COLUMNS = ("date", "strategy", "days", "total_return", "cagr", "annualised_volatility", "sharpe",
-                       "sortino", "max_drawdown", "average_annual_turnover", "total_cost", "hit_rate_vs_benchmark")
+                       "sortino", "max_drawdown", "average_annual_turnover", "total_cost", "hit_rate_vs_benchmark",
+                       # state of the running figures (with days, max_drawdown and total_cost), so that a run
+                       # continues from the last stored row of each strategy:
+                       "sum_net_return", "sum_squared_net_return", "sum_squared_downside_return", "total_turnover",
+                       "sessions_beating_benchmark", "peak_equity")
+_SCHEMA = {"date": pl.Date, "strategy": pl.String, "days": pl.Int32,
+           **{c: (pl.Int32 if c == "sessions_beating_benchmark" else pl.Float64) for c in PERFORMANCE_COLUMNS[3:]}}
+# Sessions of strategy.backtest read before `start`: the backtest's start row may be on the session before it.
+PERFORMANCE_LOOKBACK_SESSIONS = 1
+
+# The state of a strategy before its first session after the start: nothing summed, the start as the peak.
+_EMPTY_STATE = {"days": 0, "sum_net_return": 0.0, "sum_squared_net_return": 0.0, "sum_squared_downside_return": 0.0,
+                "total_turnover": 0.0, "total_cost": 0.0, "sessions_beating_benchmark": 0, "peak_equity": 1.0,
+                "max_drawdown": 0.0}
 
 
-def _running(frame: pl.DataFrame, year: int) -> dict[str, np.ndarray]:
-    r = frame.get_column("net_return").to_numpy()[1:].astype(float)
-    equity = frame.get_column("equity").to_numpy()[1:].astype(float)
-    turnover = frame.get_column("turnover").to_numpy().astype(float)
-    cost = frame.get_column("cost").to_numpy().astype(float)
-    bench = frame.get_column("benchmark_return").to_numpy()[1:].astype(float)
-    n = np.arange(1, len(r) + 1, dtype=float)
-    s1 = np.cumsum(r)
-    s2 = np.cumsum(r * r)
+def _running(frame: pl.DataFrame, state: dict[str, object], year: int) -> dict[str, np.ndarray]:
+    """The metrics of each row of `frame` (sessions after the start, in date order) continued from `state`."""
+    r = frame.get_column("net_return").to_numpy().astype(float)
+    equity = frame.get_column("equity").to_numpy().astype(float)
+    bench = frame.get_column("benchmark_return").to_numpy().astype(float)
+    n = state["days"] + np.arange(1, len(r) + 1, dtype=float)
+    s1 = running_sum(state["sum_net_return"], r)
+    s2 = running_sum(state["sum_squared_net_return"], r * r)
+    downside_squares = running_sum(state["sum_squared_downside_return"], np.minimum(r, 0.0) ** 2)
+    turnover = running_sum(state["total_turnover"], frame.get_column("turnover").to_numpy().astype(float))
+    cost = running_sum(state["total_cost"], frame.get_column("cost").to_numpy().astype(float))
+    beats = running_sum(state["sessions_beating_benchmark"], (r > bench).astype(np.int64))
     mean = s1 / n
     with np.errstate(invalid="ignore", divide="ignore"):
         std = np.where(n > 1, np.sqrt(np.maximum(s2 - s1 * s1 / n, 0.0) / np.maximum(n - 1, 1)), np.nan)
-        downside = np.sqrt(np.cumsum(np.minimum(r, 0.0) ** 2) / n)
+        downside = np.sqrt(downside_squares / n)
         sharpe = np.where(std > 0, mean / std * math.sqrt(year), np.nan)
         sortino = np.where(downside > 0, mean * year / (downside * math.sqrt(year)), np.nan)
         cagr = equity ** (year / n) - 1.0
-    peak = np.maximum.accumulate(np.concatenate([[1.0], equity]))[1:]
-    max_drawdown = np.minimum.accumulate(equity / peak - 1.0)
-    beats = np.cumsum((r > bench).astype(float)) / n
+    peak = np.maximum.accumulate(np.concatenate([[state["peak_equity"]], equity]))[1:]
+    max_drawdown = np.minimum.accumulate(np.concatenate([[state["max_drawdown"]], equity / peak - 1.0]))[1:]
     return {
         "days": n, "total_return": equity - 1.0, "cagr": cagr, "annualised_volatility": std * math.sqrt(year),
-        "sharpe": sharpe, "sortino": sortino, "max_drawdown": np.minimum(max_drawdown, 0.0),
-        "average_annual_turnover": np.cumsum(turnover)[1:] / (n / year), "total_cost": np.cumsum(cost)[1:],
-        "hit_rate_vs_benchmark": beats,
+        "sharpe": sharpe, "sortino": sortino, "max_drawdown": max_drawdown,
+        "average_annual_turnover": turnover / (n / year), "total_cost": cost, "hit_rate_vs_benchmark": beats / n,
+        "sum_net_return": s1, "sum_squared_net_return": s2, "sum_squared_downside_return": downside_squares,
+        "total_turnover": turnover, "sessions_beating_benchmark": beats, "peak_equity": peak,
     }
 
 
-def performance(backtest: pl.DataFrame, *, config: BacktestConfig = BacktestConfig()) -> pl.DataFrame:
-    """Rows PERFORMANCE_COLUMNS per (session after the start, strategy) from strategy.backtest rows."""
-    schema = {"date": pl.Date, "strategy": pl.String, "days": pl.Int32,
-              **{c: pl.Float64 for c in PERFORMANCE_COLUMNS[3:]}}
+def performance(backtest: pl.DataFrame, *, config: BacktestConfig = BacktestConfig(), start: dt.date | None = None,
+                previous: pl.DataFrame | pl.LazyFrame | None = None) -> pl.DataFrame:
+    """Rows PERFORMANCE_COLUMNS per (session after the start, strategy) dated >= start (all when None).
+
+    `backtest`: strategy.backtest rows from PERFORMANCE_LOOKBACK_SESSIONS before start; `previous`: stored
+    strategy.performance rows dated before `start` (at least the last of each strategy).
+    """
+    stored = last_rows(previous, ["strategy"], start)
+    state = {} if stored is None else {row["strategy"]: row for row in stored.iter_rows(named=True)}
     parts = []
-    if backtest.is_empty():
-        return pl.DataFrame(schema=schema)
     for name in STRATEGIES:
         frame = backtest.filter(pl.col("strategy") == name).sort("date")
-        if frame.height < 2:
+        prior = state.get(name)
+        if prior is not None:
+            frame = frame.filter(pl.col("date") > prior["date"])
+        elif frame.height:
+            # The strategy starts in what was read: its first row is the start (no return), whose turnover and
+            # cost (0: entering is free) open the running sums.
+            if frame.item(0, "net_return") is not None:
+                raise ContinuationError(
+                    f"performance of {name}: no stored row before {start} and the first backtest row read "
+                    f"({frame.item(0, 'date')}) is not the start of the backtest: pass the stored rows (previous)")
+            prior = dict(_EMPTY_STATE, total_turnover=0.0 + frame.item(0, "turnover"),
+                         total_cost=0.0 + frame.item(0, "cost"))
+            frame = frame.slice(1)
+        if start is not None and frame.height and frame.item(0, "date") < start:
+            raise ContinuationError(
+                f"performance of {name}: the backtest row of {frame.item(0, 'date')} (before start {start}) has no "
+                "stored performance row: the table has a gap; recompute it from that date")
+        if frame.is_empty():
             continue
-        values = _running(frame, config.trading_days_per_year)
+        values = _running(frame, prior, config.trading_days_per_year)
         if name == BENCHMARK:
-            values["hit_rate_vs_benchmark"] = np.full(frame.height - 1, np.nan)
-        parts.append(pl.DataFrame({"date": frame.get_column("date")[1:], "strategy": name, **values},
-                                  nan_to_null=True).cast(schema))  # type: ignore[arg-type]
+            values["hit_rate_vs_benchmark"] = np.full(frame.height, np.nan)
+        parts.append(pl.DataFrame({"date": frame.get_column("date"), "strategy": name, **values},
+                                  nan_to_null=True).cast(_SCHEMA))  # type: ignore[arg-type]
     if not parts:
-        return pl.DataFrame(schema=schema)
+        return pl.DataFrame(schema=_SCHEMA)
     return pl.concat(parts).select(PERFORMANCE_COLUMNS).sort("date", "strategy")
 
 

@@ -28,6 +28,15 @@ Past data only and bit-stable. A period's model reads only rows dated before its
 rows whatever range is computed; the training matrix is built in (date, ticker) order and the arithmetic of
 the z-scores and the prediction folds sector columns one by one (panel.py), so a prediction is identical
 whether its month was computed in a 25-year backfill or in a nightly run.
+
+Continuation (`walk_forward(start=, previous_runs=)`). A session whose period began before `start` is
+predicted with its period's stored model run (strategy.model_runs stores the intercept, the features and
+their coefficients, and the z-score clip: everything a prediction needs), applied to that session's own
+inputs: no refit, no history. Only a period that begins on or after `start` is trained, and only then does
+the run need the training samples: all history for the expanding window, `training_dates + horizon`
+sessions for a trailing one (`prediction_history_start` says which, from the calendar). Fitted here or
+loaded from the table, the model predicts through the same explicit fold over the features (`_predict`), so
+the two paths give the same bits.
 """
 
 from __future__ import annotations
@@ -41,9 +50,11 @@ import polars as pl
 from sklearn.linear_model import Ridge
 from threadpoolctl import threadpool_limits
 
-from sector_pipeline.signals.config import DIMENSIONS
+from sector_pipeline.calendar import sessions, sessions_before
+from sector_pipeline.signals.fit import characteristic_fit
 from sector_pipeline.strategy import panel
 from sector_pipeline.strategy.config import ModelConfig
+from sector_pipeline.strategy.state import ContinuationError
 
 PREDICTION_COLUMNS = ("date", "ticker", "prediction_strength", "prediction_rank", "ranked_sectors", "model_date")
 MODEL_RUN_COLUMNS = (
@@ -60,7 +71,12 @@ MODEL_RUN_COLUMNS = (
     "features",              # list of feature names ...
     "coefficients",          # ... and their coefficients on the z-scores, in the same order
     "train_r2",              # in-sample R^2 (not a measure of skill: see strategy.skill)
+    "zscore_clip",           # the clip of the input z-scores: with intercept and coefficients, all a prediction needs
 )
+
+# Sessions of every input read before `start` by a run that trains no model: one, to see whether `start`
+# is the first session of its period (the session before it lies in another period) or not.
+PREDICTION_LOOKBACK_SESSIONS = 1
 
 
 def forward_relative_returns(features: pl.LazyFrame, *, horizon: int, tickers: Sequence[str] | None = None
@@ -85,23 +101,6 @@ def forward_relative_returns(features: pl.LazyFrame, *, horizon: int, tickers: S
     )
 
 
-def _characteristic_fit(scores: pl.LazyFrame, value: str, characteristics: pl.DataFrame, name: str) -> pl.LazyFrame:
-    """(date, ticker, name): sum_d c_d * value_d / sum_d |c_d| for every sector and date with all four values."""
-    wide = (scores.select("date", "dimension", value).collect()
-            .pivot(on="dimension", index="date", values=value, aggregate_function=None))
-    for d in DIMENSIONS:
-        if d not in wide.columns:
-            wide = wide.with_columns(pl.lit(None, dtype=pl.Float64).alias(d))
-    chars = characteristics.select("ticker", *(pl.col(d).alias(f"_c_{d}") for d in DIMENSIONS))
-    weight = pl.sum_horizontal(pl.col(f"_c_{d}").abs() for d in DIMENSIONS)
-    fit = pl.sum_horizontal(pl.col(f"_c_{d}") * pl.col(d) for d in DIMENSIONS)
-    all_present = pl.all_horizontal(pl.col(d).is_not_null() for d in DIMENSIONS)
-    return (
-        wide.lazy().join(chars.lazy(), how="cross")
-        .select("date", "ticker", pl.when(all_present & (weight > 0)).then(fit / weight).alias(name))
-    )
-
-
 def model_inputs(features: pl.LazyFrame, rankings: pl.LazyFrame, *, characteristics: pl.DataFrame,
                  sentiment: pl.LazyFrame | None = None, macro: pl.LazyFrame | None = None,
                  config: ModelConfig = ModelConfig()) -> pl.LazyFrame:
@@ -122,7 +121,7 @@ def model_inputs(features: pl.LazyFrame, rankings: pl.LazyFrame, *, characterist
         if scores is None:
             fit = pl.LazyFrame(schema={"date": pl.Date, "ticker": pl.String, name: pl.Float64})
         else:
-            fit = _characteristic_fit(scores, value, characteristics, name)
+            fit = characteristic_fit(scores, characteristics, value=value, name=name)
         frame = frame.join(fit, on=["date", "ticker"], how="left")
     return frame.select("date", "ticker", "is_ranked", *config.features, "forward_relative_return",
                         "label_end_date").sort("date", "ticker")
@@ -168,6 +167,26 @@ def period_key(day: dt.date, retrain: str) -> str:
     return str(day.year)
 
 
+def prediction_history_start(start: dt.date, end: dt.date, *, config: ModelConfig = ModelConfig(),
+                             calendar: str = "XNYS") -> dt.date | None:
+    """First date of the inputs `walk_forward` needs to compute the dates in [start, end); None = all history.
+
+    A window in which no period begins (on the exchange calendar) trains nothing: the session before `start`
+    is enough (PREDICTION_LOOKBACK_SESSIONS). A window in which one begins retrains: the expanding window needs
+    every past sample, a trailing one the `training_dates + horizon` sessions before that period's first
+    session (its samples and their labels).
+    """
+    read_from = sessions_before(start, PREDICTION_LOOKBACK_SESSIONS, calendar)
+    days = sessions(read_from, end, calendar)
+    retrains = [day for before, day in zip(days, days[1:])
+                if day >= start and period_key(day, config.retrain) != period_key(before, config.retrain)]
+    if not retrains:
+        return read_from
+    if config.training_dates is None:
+        return None
+    return min(read_from, sessions_before(retrains[0], config.training_dates + config.horizon, calendar))
+
+
 @dataclass(frozen=True)
 class WalkForward:
     predictions: pl.DataFrame   # PREDICTION_COLUMNS
@@ -184,7 +203,8 @@ def _empty_runs() -> pl.DataFrame:
         "date": pl.Date, "period": pl.String, "horizon_sessions": pl.Int32, "training_first_date": pl.Date,
         "training_last_date": pl.Date, "last_label_end_date": pl.Date, "training_dates": pl.Int32,
         "training_samples": pl.Int32, "ridge_alpha": pl.Float64, "intercept": pl.Float64,
-        "features": pl.List(pl.String), "coefficients": pl.List(pl.Float64), "train_r2": pl.Float64})
+        "features": pl.List(pl.String), "coefficients": pl.List(pl.Float64), "train_r2": pl.Float64,
+        "zscore_clip": pl.Float64})
 
 
 def _r_squared(x: np.ndarray, y: np.ndarray, intercept: float, coefficients: Sequence[float]) -> float:
@@ -194,12 +214,66 @@ def _r_squared(x: np.ndarray, y: np.ndarray, intercept: float, coefficients: Seq
     return 1.0 - float(residual @ residual) / total if total > 0 else float("nan")
 
 
-def walk_forward(inputs: pl.DataFrame | pl.LazyFrame, *, config: ModelConfig = ModelConfig(),
-                 start: dt.date | None = None) -> WalkForward:
-    """Predictions and model metadata of every period with a model; see the module docstring.
+def _predict(intercept: float, coefficients: Sequence[float], z: np.ndarray) -> np.ndarray:
+    """intercept + sum_k coefficient_k * z[..., k], folded over the features in their order.
 
-    `inputs`: model_inputs rows. `start`: only periods with a session on or after it are trained and
-    predicted (a nightly run needs one month, not 25 years); the rows returned for them do not depend on it.
+    The one way a prediction is computed, whether the model was fitted in this run or read back from
+    strategy.model_runs: element-wise, so a cell's value does not depend on the array's shape (a matrix
+    product, or sklearn's predict, may sum the features in another order).
+    """
+    predicted = np.full(z.shape[:-1], float(intercept))
+    for k, c in enumerate(coefficients):
+        predicted = predicted + float(c) * z[..., k]
+    return predicted
+
+
+def _stored_runs(previous_runs: pl.DataFrame | pl.LazyFrame | None, start: dt.date | None,
+                 config: ModelConfig) -> dict[str, dict[str, object]]:
+    """The stored model run of each period, dated before `start`, after checking it matches the settings."""
+    if previous_runs is None or start is None:
+        return {}
+    frame = previous_runs.collect() if isinstance(previous_runs, pl.LazyFrame) else previous_runs
+    stored: dict[str, dict[str, object]] = {}
+    for run in frame.filter(pl.col("date") < start).sort("date").iter_rows(named=True):
+        found = (run["horizon_sessions"], list(run["features"]), run["zscore_clip"], run["period"],
+                 run["ridge_alpha"])
+        wanted = (config.horizon, list(config.features), config.zscore_clip, period_key(run["date"], config.retrain),
+                  config.ridge_penalty * run["training_samples"])
+        if found != wanted:
+            raise ContinuationError(
+                f"strategy.model_runs: the model of {run['period']} (trained {run['date']}) has horizon, features, "
+                f"z-score clip, period and ridge alpha {found}, the settings give {wanted}: re-materialize "
+                "strategy/predictions over the whole history")
+        stored[run["period"]] = run
+    return stored
+
+
+def _check_training_window(run: dict[str, object], latest: dict[str, object] | None, config: ModelConfig,
+                           first_input: dt.date) -> None:
+    """A retrain on a read that starts too late would silently fit fewer samples: refuse it."""
+    if latest is None:
+        return
+    if config.training_dates is None and run["training_first_date"] != latest["training_first_date"]:
+        raise ContinuationError(
+            f"walk_forward: the model of {run['period']} would train from {run['training_first_date']} but the "
+            f"expanding window starts on {latest['training_first_date']} (stored model of {latest['period']}); "
+            f"the inputs read start on {first_input}: a retrain needs the whole history (prediction_history_start)")
+    if (config.training_dates is not None and latest["training_dates"] == config.training_dates
+            and run["training_dates"] != config.training_dates):
+        raise ContinuationError(
+            f"walk_forward: the model of {run['period']} would train on {run['training_dates']} sample dates, not "
+            f"{config.training_dates}; the inputs read start on {first_input}: read from prediction_history_start")
+
+
+def walk_forward(inputs: pl.DataFrame | pl.LazyFrame, *, config: ModelConfig = ModelConfig(),
+                 start: dt.date | None = None, previous_runs: pl.DataFrame | pl.LazyFrame | None = None
+                 ) -> WalkForward:
+    """Predictions and model runs dated on or after `start` (all of them when start is None).
+
+    `inputs`: model_inputs rows, from `prediction_history_start(start, end)` on. `previous_runs`: the stored
+    strategy.model_runs rows dated before `start` (at least the last one), needed when `start` falls inside a
+    period: that period's sessions are predicted with its stored model. The rows returned equal those of a
+    run over the whole history, bit for bit.
     """
     frame = inputs.collect() if isinstance(inputs, pl.LazyFrame) else inputs
     if frame.is_empty():
@@ -208,6 +282,8 @@ def walk_forward(inputs: pl.DataFrame | pl.LazyFrame, *, config: ModelConfig = M
     h = config.horizon
     n_dates = len(p.dates)
     epoch = dt.date(1970, 1, 1)
+    stored = _stored_runs(previous_runs, start, config)
+    latest = stored[max(stored, key=lambda k: stored[k]["date"])] if stored else None
 
     periods: dict[str, list[int]] = {}
     for i, day in enumerate(p.dates):
@@ -223,46 +299,59 @@ def walk_forward(inputs: pl.DataFrame | pl.LazyFrame, *, config: ModelConfig = M
     model_date = np.full(n_dates, None, dtype=object)
     runs = []
     for key, rows in periods.items():
-        first = rows[0]
         if start is not None and p.dates[rows[-1]] < start:
             continue
-        # Samples s whose label ends strictly before the training session (s + h sessions < first).
-        cutoff = (p.dates[first] - epoch).days
-        train_dates = np.nonzero(p.label_end < cutoff)[0]   # NaN (no label) compares False
-        if config.training_dates is not None:
-            train_dates = train_dates[-config.training_dates:]
-        if len(train_dates) < config.min_training_dates:
-            continue
-        # Label ends increase with the date, so the training dates are consecutive and their samples a slice.
-        lo = int(np.searchsorted(sample_date, train_dates[0], side="left"))
-        hi = int(np.searchsorted(sample_date, train_dates[-1], side="right"))
-        x, y = x_all[lo:hi], y_all[lo:hi]
-        alpha = config.ridge_penalty * len(y)
-        # One BLAS thread: the same sums in the same order on every machine load, and no thread contention.
-        with threadpool_limits(limits=1):
-            fitted = Ridge(alpha=alpha, fit_intercept=True, solver="cholesky").fit(x, y)
-            train_r2 = _r_squared(x, y, float(fitted.intercept_), fitted.coef_)
-        coefficients = [float(c) for c in fitted.coef_]
-        intercept = float(fitted.intercept_)
-        period_rows = np.array(rows)
-        predicted = np.full((len(rows), len(p.tickers)), intercept)
-        for k, c in enumerate(coefficients):   # a fold over features: element-wise, layout-independent
-            predicted = predicted + c * p.z[period_rows, :, k]
-        prediction[period_rows] = np.where(p.ranked[period_rows], predicted, np.nan)
-        model_date[period_rows] = p.dates[first]
-        runs.append({
-            "date": p.dates[first], "period": key, "horizon_sessions": h,
-            "training_first_date": p.dates[int(train_dates[0])], "training_last_date": p.dates[int(train_dates[-1])],
-            "last_label_end_date": epoch + dt.timedelta(days=int(np.nanmax(p.label_end[train_dates]))),
-            "training_dates": len(train_dates),
-            "training_samples": len(y), "ridge_alpha": alpha, "intercept": intercept,
-            "features": list(p.features), "coefficients": coefficients, "train_r2": train_r2,
-        })
+        first = rows[0]
+        if start is None or p.dates[first] >= start:
+            if key in stored:
+                raise ContinuationError(
+                    f"walk_forward: the period {key} has a stored model trained {stored[key]['date']}, but the inputs "
+                    f"read start on {p.dates[0]}: read {PREDICTION_LOOKBACK_SESSIONS} session(s) before start")
+            # Samples s whose label ends strictly before the training session (s + h sessions < first).
+            cutoff = (p.dates[first] - epoch).days
+            train_dates = np.nonzero(p.label_end < cutoff)[0]   # NaN (no label) compares False
+            if config.training_dates is not None:
+                train_dates = train_dates[-config.training_dates:]
+            if len(train_dates) < config.min_training_dates:
+                continue
+            # Label ends increase with the date, so the training dates are consecutive and their samples a slice.
+            lo = int(np.searchsorted(sample_date, train_dates[0], side="left"))
+            hi = int(np.searchsorted(sample_date, train_dates[-1], side="right"))
+            x, y = x_all[lo:hi], y_all[lo:hi]
+            alpha = config.ridge_penalty * len(y)
+            # One BLAS thread: the same sums in the same order on every machine load, and no thread contention.
+            with threadpool_limits(limits=1):
+                fitted = Ridge(alpha=alpha, fit_intercept=True, solver="cholesky").fit(x, y)
+                train_r2 = _r_squared(x, y, float(fitted.intercept_), fitted.coef_)
+            run = {
+                "date": p.dates[first], "period": key, "horizon_sessions": h,
+                "training_first_date": p.dates[int(train_dates[0])],
+                "training_last_date": p.dates[int(train_dates[-1])],
+                "last_label_end_date": epoch + dt.timedelta(days=int(np.nanmax(p.label_end[train_dates]))),
+                "training_dates": len(train_dates), "training_samples": len(y), "ridge_alpha": alpha,
+                "intercept": float(fitted.intercept_), "features": list(p.features),
+                "coefficients": [float(c) for c in fitted.coef_], "train_r2": train_r2,
+                "zscore_clip": config.zscore_clip,
+            }
+            _check_training_window(run, latest, config, p.dates[0])
+            runs.append(run)
+        elif key in stored:
+            run = stored[key]
+        elif previous_runs is None:
+            raise ContinuationError(
+                f"walk_forward(start={start}): the period {key} began before start; pass its stored model "
+                "(previous_runs = strategy.model_runs dated before start)")
+        else:
+            continue   # the period had no model (too few training dates): no predictions, as in a full run
+        predicted_rows = np.array([i for i in rows if start is None or p.dates[i] >= start])
+        predicted = _predict(run["intercept"], run["coefficients"], p.z[predicted_rows])
+        prediction[predicted_rows] = np.where(p.ranked[predicted_rows], predicted, np.nan)
+        model_date[predicted_rows] = run["date"]
 
+    model_runs = pl.DataFrame(runs, schema=_empty_runs().schema) if runs else _empty_runs()
     long = panel.to_long(prediction, p.dates, p.tickers, "prediction_strength")
     if long.is_empty():
-        return WalkForward(empty_predictions(), _empty_runs() if not runs else pl.DataFrame(
-            runs, schema=_empty_runs().schema))
+        return WalkForward(empty_predictions(), model_runs)
     model_dates = pl.DataFrame({"date": p.dates, "model_date": list(model_date)},
                                schema={"date": pl.Date, "model_date": pl.Date})
     predictions = (
@@ -275,4 +364,4 @@ def walk_forward(inputs: pl.DataFrame | pl.LazyFrame, *, config: ModelConfig = M
         )
         .select(PREDICTION_COLUMNS)
     )
-    return WalkForward(predictions, pl.DataFrame(runs, schema=_empty_runs().schema))
+    return WalkForward(predictions, model_runs)

@@ -5,7 +5,8 @@
 - `synthetic_prices`: the SyntheticSource market, whose planted regimes last 60-250 sessions, so relative
   momentum persists and is predictable.
 `signal_tables` computes features, rankings, sentiment (and macro regime when macro rows are given) exactly
-as the signal assets do.
+as the signal assets do; `inputs_of` the model's inputs from them, `strategy_tables` every strategy table
+in one call over the whole history.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ from sector_pipeline.signals.rankings import rank_sectors
 from sector_pipeline.signals.sentiment import sentiment_contributions, sentiment_scores
 from sector_pipeline.signals.sri import macro_regime
 from sector_pipeline.sources.synthetic import SyntheticSource
+from sector_pipeline.strategy.allocation import allocations
+from sector_pipeline.strategy.backtest import run_backtest
+from sector_pipeline.strategy.config import ModelConfig
+from sector_pipeline.strategy.metrics import performance
+from sector_pipeline.strategy.model import model_inputs, walk_forward
+from sector_pipeline.strategy.skill import signal_skill
 from sector_pipeline.universe import Universe
 
 BENCHMARK = "SPY"
@@ -81,3 +88,23 @@ def signal_tables(prices: pl.DataFrame, characteristics: pl.DataFrame, macro: pl
                                  tickers=sectors).collect()
     regime = macro_regime(macro.lazy()).collect() if macro is not None else None
     return SignalTables(prices, features, rankings, sentiment, regime, characteristics)
+
+
+def inputs_of(tables: SignalTables, config: ModelConfig = ModelConfig()) -> pl.DataFrame:
+    """The model's inputs (model.model_inputs) over the whole history of the tables."""
+    return model_inputs(tables.features.lazy(), tables.rankings.lazy(), characteristics=tables.characteristics,
+                        sentiment=tables.sentiment.lazy(),
+                        macro=tables.macro.lazy() if tables.macro is not None else None, config=config).collect()
+
+
+def strategy_tables(tables: SignalTables, config: ModelConfig = ModelConfig()) -> dict[str, pl.DataFrame]:
+    """predictions, model_runs, skill, allocations, backtest and performance in one call over the whole history."""
+    model = walk_forward(inputs_of(tables, config), config=config)
+    weights = allocations(model.predictions.lazy(), tables.rankings.lazy(), tables.features.lazy())
+    backtest = run_backtest(weights, tables.features.lazy(), benchmark=BENCHMARK)
+    return {
+        "predictions": model.predictions, "model_runs": model.model_runs,
+        "skill": signal_skill(model.predictions.lazy(), tables.features.lazy(), tables.rankings.lazy(),
+                              horizon=config.horizon, sectors=tables.sectors),
+        "allocations": weights, "backtest": backtest, "performance": performance(backtest),
+    }

@@ -10,13 +10,10 @@ import pytest
 from sklearn.linear_model import Ridge
 
 from sector_pipeline.strategy.config import ModelConfig
-from sector_pipeline.strategy.model import (
-    forward_relative_returns,
-    model_inputs,
-    walk_forward,
-)
+from sector_pipeline.strategy.model import forward_relative_returns, walk_forward
 from sector_pipeline.strategy.skill import signal_skill, skill_summary
 from sector_pipeline_tests.strategy.markets import (
+    inputs_of,
     random_walk_prices,
     signal_tables,
     synthetic_prices,
@@ -26,9 +23,7 @@ CONFIG = ModelConfig()
 
 
 def run_model(tables, config: ModelConfig = CONFIG):
-    inputs = model_inputs(tables.features.lazy(), tables.rankings.lazy(), characteristics=tables.characteristics,
-                          sentiment=tables.sentiment.lazy(),
-                          macro=tables.macro.lazy() if tables.macro is not None else None, config=config).collect()
+    inputs = inputs_of(tables, config)
     return inputs, walk_forward(inputs, config=config)
 
 

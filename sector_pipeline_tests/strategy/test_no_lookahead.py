@@ -8,33 +8,16 @@ import numpy as np
 import polars as pl
 import pytest
 
-from sector_pipeline.strategy.allocation import allocations
-from sector_pipeline.strategy.backtest import run_backtest
-from sector_pipeline.strategy.config import ModelConfig
-from sector_pipeline.strategy.metrics import performance
-from sector_pipeline.strategy.model import model_inputs, walk_forward
-from sector_pipeline.strategy.skill import signal_skill
-from sector_pipeline_tests.strategy.markets import signal_tables, synthetic_prices
+from sector_pipeline.strategy.model import walk_forward
+from sector_pipeline_tests.strategy.markets import inputs_of, signal_tables, strategy_tables, synthetic_prices
 
 START, END = dt.date(2005, 1, 3), dt.date(2008, 7, 1)
 CUT = dt.date(2007, 10, 17)   # a Wednesday in the middle of a month and of a week
 
 
-def strategy_outputs(prices: pl.DataFrame, macro: pl.DataFrame, characteristics: pl.DataFrame,
-                     start: dt.date | None = None) -> dict[str, pl.DataFrame]:
-    tables = signal_tables(prices, characteristics, macro)
-    config = ModelConfig()
-    inputs = model_inputs(tables.features.lazy(), tables.rankings.lazy(), characteristics=characteristics,
-                          sentiment=tables.sentiment.lazy(), macro=tables.macro.lazy(), config=config)
-    model = walk_forward(inputs, config=config, start=start)
-    weights = allocations(model.predictions.lazy(), tables.rankings.lazy(), tables.features.lazy())
-    backtest = run_backtest(weights, tables.features.lazy(), benchmark="SPY")
-    return {
-        "predictions": model.predictions, "model_runs": model.model_runs,
-        "skill": signal_skill(model.predictions.lazy(), tables.features.lazy(), tables.rankings.lazy(),
-                              horizon=config.horizon, sectors=tables.sectors),
-        "allocations": weights, "backtest": backtest, "performance": performance(backtest),
-    }
+def strategy_outputs(prices: pl.DataFrame, macro: pl.DataFrame, characteristics: pl.DataFrame
+                     ) -> dict[str, pl.DataFrame]:
+    return strategy_tables(signal_tables(prices, characteristics, macro))
 
 
 def _perturb(frame: pl.DataFrame, columns: list[str], seed: int) -> pl.DataFrame:
@@ -85,12 +68,19 @@ def test_history_ending_at_t_gives_the_same_rows_as_the_full_history(market):
         assert until_cut[name].equals(full[name]), name
 
 
-def test_training_only_the_window_s_months_gives_the_same_predictions(market):
-    """walk_forward(start=...) (what a nightly run does) reproduces those months of a full run, bit for bit."""
+def test_a_run_from_t_predicts_with_the_stored_model_and_trains_only_new_periods(market):
+    """walk_forward(start=..., previous_runs=...) (what a nightly run does) reproduces a full run, bit for bit."""
     prices, macro, characteristics, outputs = market
-    nightly = strategy_outputs(prices.filter(pl.col("date") <= CUT), macro.filter(pl.col("date") <= CUT),
-                               characteristics, start=CUT)
-    month = pl.col("date") >= dt.date(2007, 10, 1)
-    assert nightly["predictions"].get_column("date").min() == dt.date(2007, 10, 1)
-    assert nightly["predictions"].equals(outputs["predictions"].filter(month & (pl.col("date") <= CUT)))
-    assert nightly["model_runs"].equals(outputs["model_runs"].filter(pl.col("date") == dt.date(2007, 10, 1)))
+    inputs = inputs_of(signal_tables(prices.filter(pl.col("date") <= CUT), characteristics,
+                                     macro.filter(pl.col("date") <= CUT)))
+    month_start = dt.date(2007, 10, 1)
+    stored = outputs["model_runs"].filter(pl.col("date") < month_start)
+    # mid-month: the month's stored model predicts, nothing is trained
+    nightly = walk_forward(inputs, start=CUT, previous_runs=stored.tail(1).vstack(
+        outputs["model_runs"].filter(pl.col("date") == month_start)))
+    assert nightly.model_runs.is_empty()
+    assert nightly.predictions.equals(outputs["predictions"].filter(pl.col("date") == CUT))
+    # on the month's first session the month's model is trained again, identically
+    retrain = walk_forward(inputs, start=month_start, previous_runs=stored.tail(1))
+    assert retrain.model_runs.equals(outputs["model_runs"].filter(pl.col("date") == month_start))
+    assert retrain.predictions.equals(outputs["predictions"].filter(pl.col("date").is_between(month_start, CUT)))
