@@ -77,3 +77,8 @@ def closes_at(day: dt.date, calendar: str = "XNYS") -> str:
         return f"{day} is not a {calendar} session (weekend or holiday)"
     close = cal.session_close(pd.Timestamp(day)).tz_convert(cal.tz)
     return f"{close:%H:%M} {cal.tz}"
+
+
+def session_close(day: dt.date, calendar: str = "XNYS") -> pd.Timestamp:
+    """The close of `day`'s session (tz-aware, UTC)."""
+    return _cal(calendar, day).session_close(pd.Timestamp(day))

@@ -80,7 +80,7 @@ def publish_marts(warehouse: Warehouse, out_dir: str | Path, *, run_id: str, sch
             conn.execute(f"create schema pub.{schema}")
             for table in tables:
                 conn.execute(f"create table pub.{schema}.{table} as select * from {schema}.{table} order by all")
-                counts[table] = conn.execute(f"select count(*) from pub.{schema}.{table}").fetchone()[0]
+                counts[table] = conn.execute(f"select count(*) from pub.{schema}.{table}").fetchall()[0][0]
                 conn.execute(f"copy pub.{schema}.{table} to '{parquet_dir / (table + '.parquet')}' (format parquet)")
             conn.execute(
                 f"create table pub.{schema}.{MANIFEST} (published_at timestamptz, run_id varchar, "
@@ -88,11 +88,11 @@ def publish_marts(warehouse: Warehouse, out_dir: str | Path, *, run_id: str, sch
             conn.execute("use pub")
             for view, sql in views.items():
                 conn.execute(sql)  # the stored `create view marts.x as ...` now resolves inside pub
-                view_counts[view] = conn.execute(f"select count(*) from {schema}.{view}").fetchone()[0]
+                view_counts[view] = conn.execute(f"select count(*) from {schema}.{view}").fetchall()[0][0]
                 conn.execute(f"copy {schema}.{view} to '{parquet_dir / (view + '.parquet')}' (format parquet)")
             for name, kind, rows in [*((t, "table", n) for t, n in counts.items()),
                                      *((v, "view", n) for v, n in view_counts.items())]:
-                dates = conn.execute(f"select min(date), max(date) from {schema}.{name}").fetchone()
+                dates = conn.execute(f"select min(date), max(date) from {schema}.{name}").fetchall()[0]
                 conn.execute(f"insert into {schema}.{MANIFEST} values ($1, $2, $3, $4, $5, $6, $7)",
                              [stamp, run_id, name, kind, rows, dates[0], dates[1]])
             conn.execute(f"copy {schema}.{MANIFEST} to '{parquet_dir / (MANIFEST + '.parquet')}' (format parquet)")
@@ -112,7 +112,7 @@ def publish_marts(warehouse: Warehouse, out_dir: str | Path, *, run_id: str, sch
 def _main_catalog(conn: duckdb.DuckDBPyConnection) -> str:
     return conn.execute(
         "select database_name from duckdb_databases() where not internal and database_name <> 'pub' "
-        "order by database_oid limit 1").fetchone()[0]
+        "order by database_oid limit 1").fetchall()[0][0]
 
 
 def _prune(out: Path, keep: set[str], previous_to_keep: int = 1) -> None:

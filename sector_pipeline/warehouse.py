@@ -154,7 +154,7 @@ class Warehouse:
         return bool(conn.execute(
             "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
             [schema, name],
-        ).fetchone()[0])
+        ).fetchall()[0][0])
 
     def columns(self, conn: duckdb.DuckDBPyConnection, table: str) -> list[str]:
         schema, name = qualified(table)
@@ -207,47 +207,79 @@ class Warehouse:
 
     def _replace_window(self, conn: duckdb.DuckDBPyConnection, write: WindowWrite, start: dt.date,
                         end: dt.date | None, run_id: str) -> WriteResult:
-        schema, name = qualified(write.table)
         frame = write.frame  # noqa: F841  (DuckDB's replacement scan reads the local variable `frame`)
+        conn.execute("create or replace temp table __incoming as select * from frame")
+        return self._replace_from_incoming(conn, write.table, start, end, run_id, date_column=write.date_column,
+                                           scope=write.scope, track_changes=write.track_changes)
+
+    def replace_from_query(self, table: str, sql: str, params: Mapping[str, object], start: dt.date,
+                           end: dt.date | None, *, run_id: str = "", consumer: str | None = None,
+                           consumed: Mapping[str, int] | None = None) -> WriteResult:
+        """Like replace_windows for one table whose new rows are a query's rows in the window (SQL models)."""
+        with self.connect() as conn:
+            conn.execute("begin transaction")
+            try:
+                window = "date >= $__start" + (" and date < $__end" if end is not None else "")
+                bound = {**params, "__start": start, **({"__end": end} if end is not None else {})}
+                conn.execute(f"create or replace temp table __incoming as select * from ({sql}) as model "
+                             f"where {window}", bound)
+                result = self._replace_from_incoming(conn, table, start, end, run_id)
+                if consumer is not None and consumed:
+                    self._mark_consumed(conn, consumer, consumed)
+                conn.execute("commit")
+            except BaseException as exc:
+                try:
+                    conn.execute("rollback")
+                except duckdb.Error:
+                    pass
+                if isinstance(exc, (duckdb.Error, OSError)):
+                    raise WarehouseError(self._write_error(exc, [table])) from exc
+                raise
+        return result
+
+    def _replace_from_incoming(self, conn: duckdb.DuckDBPyConnection, table: str, start: dt.date,
+                               end: dt.date | None, run_id: str, *, date_column: str = "date",
+                               scope: Mapping[str, str] | None = None, track_changes: bool = True) -> WriteResult:
+        """Replace the window of `table` by the rows of the temp table __incoming (same transaction)."""
+        schema, name = qualified(table)
         conn.execute(f"create schema if not exists {schema}")
-        conn.execute(f"create table if not exists {schema}.{name} as select * from frame limit 0")
-        stored = self.columns(conn, write.table)
-        if sorted(stored) != sorted(write.frame.columns):
+        conn.execute(f"create table if not exists {schema}.{name} as select * from __incoming limit 0")
+        stored = self.columns(conn, table)
+        incoming = [r[0] for r in conn.execute("select column_name from (describe __incoming)").fetchall()]
+        if sorted(stored) != sorted(incoming):
             raise WarehouseError(
-                f"{write.table} stores columns {stored} but this write has {write.frame.columns}; "
-                f"the table's definition changed: drop {write.table} and backfill it"
+                f"{table} stores columns {stored} but this write has {incoming}; "
+                f"the table's definition changed: drop {table} and backfill it"
             )
-        column = f'"{write.date_column}"'
+        column = f'"{date_column}"'
         filters = [f"{column} >= $start_date"]
         params: dict[str, object] = {"start_date": start}
         if end is not None:
             filters.append(f"{column} < $end_date")
             params["end_date"] = end
-        for i, (key, value) in enumerate(sorted(write.scope.items())):
+        for i, (key, value) in enumerate(sorted((scope or {}).items())):
             filters.append(f'"{key}" = $scope_{i}')
             params[f"scope_{i}"] = value
         where = " and ".join(filters)
+        rows = conn.execute("select count(*) from __incoming").fetchall()[0][0]
         changed: tuple[dt.date | None, dt.date | None] = (None, None)
-        if write.track_changes:
+        if track_changes:
             # Dates whose stored rows differ from the new ones (either way): exact comparison of every column.
             listed = ", ".join(f'"{c}"' for c in stored)
             changed = conn.execute(
                 f"select min(d), max(d) from ("
                 f"  select {column} as d from (select {listed} from {schema}.{name} where {where} "
-                f"                           except all select {listed} from frame)"
+                f"                           except all select {listed} from __incoming)"
                 f"  union all"
-                f"  select {column} as d from (select {listed} from frame "
+                f"  select {column} as d from (select {listed} from __incoming "
                 f"                           except all select {listed} from {schema}.{name} where {where}))",
-                params).fetchone()
+                params).fetchall()[0]
         conn.execute(f"delete from {schema}.{name} where {where}", params)
-        self._insert(conn, f"{schema}.{name}", write.frame)
-        if write.track_changes and changed[0] is not None:
-            self._record_change(conn, write.table, changed[0], changed[1], write.frame.height, run_id)
-        return WriteResult(write.frame.height, changed[0], changed[1])
-
-    def _insert(self, conn: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
-        # BY NAME: column order of a frame never matters, only names and types.
-        conn.execute(f"insert into {table} by name select * from frame")
+        conn.execute(f"insert into {schema}.{name} by name select * from __incoming")
+        conn.execute("drop table __incoming")
+        if track_changes and changed[0] is not None:
+            self._record_change(conn, table, changed[0], changed[1], int(rows), run_id)
+        return WriteResult(int(rows), changed[0], changed[1])
 
     # -- change log --------------------------------------------------------------------------------------
 
@@ -271,12 +303,23 @@ class Warehouse:
             conn.execute(f"delete from {CONSUMED} where consumer = $c and input_table = $t", {"c": consumer, "t": table})
             conn.execute(f"insert into {CONSUMED} values ($c, $t, $s)", {"c": consumer, "t": table, "s": seq})
 
+    def mark_consumed(self, consumer: str, seqs: Mapping[str, int]) -> None:
+        """Record that `consumer` (an asset that writes no table: a picture, a publication) used these changes."""
+        with self.connect() as conn:
+            conn.execute("begin transaction")
+            try:
+                self._mark_consumed(conn, consumer, seqs)
+                conn.execute("commit")
+            except BaseException:
+                conn.execute("rollback")
+                raise
+
     def pending(self, consumer: str, inputs: Sequence[str]) -> Pending:
         """The first input date changed since `consumer` last ran, and each input's latest change sequence."""
         with self.connect() as conn:
             self._ensure_meta(conn)
             first_run = not conn.execute(f"select count(*) from {CONSUMED} where consumer = $c",
-                                         {"c": consumer}).fetchone()[0]
+                                         {"c": consumer}).fetchall()[0][0]
             rows = conn.execute(
                 f"select c.table_name, min(c.changed_from) filter (where c.seq > coalesce(k.seq, 0)), max(c.seq) "
                 f"from {CHANGES} c left join {CONSUMED} k on k.consumer = $consumer and k.input_table = c.table_name "
@@ -314,7 +357,8 @@ class Warehouse:
         """Each key's last `rows` rows dated before `before`, and every row in [before, end).
 
         The lookback counts the key's own rows (its sessions), so a window function of `rows` rows reads
-        exactly what it would read in the full history, whatever the gaps of the calendar.
+        exactly what it would read in the full history, whatever the gaps of the calendar. `key` "date"
+        counts distinct dates instead; None counts rows.
         """
         if not self.has_table(table):
             return pl.DataFrame(schema=dict(schema or {}))
@@ -326,10 +370,15 @@ class Warehouse:
         if rows <= 0:
             return self.query(f"select * from {table} where date >= $before {upper} order by all",
                               {k: v for k, v in params.items() if k != "rows"})
-        partition = f'partition by "{key}"' if key else ""
+        if key == "date":
+            # the last `rows` distinct dates (tables with several rows per date, e.g. one per series)
+            ranked = "dense_rank() over (order by date desc)"
+        else:
+            partition = f'partition by "{key}"' if key else ""
+            ranked = f"row_number() over ({partition} order by date desc)"
         return self.query(
             f"select * exclude (__n) from ("
-            f"  select *, row_number() over ({partition} order by date desc) as __n from {table} where date < $before"
+            f"  select *, {ranked} as __n from {table} where date < $before"
             f") where __n <= $rows "
             f"union all by name select * from {table} where date >= $before {upper} order by all",
             params)

@@ -23,16 +23,23 @@ THROUGH_SIGNALS = dg.AssetSelection.groups("ingest", "staging", "intermediate", 
 
 
 def run_range(defs: dg.Definitions, start: dt.date, last: dt.date, *, raise_on_error: bool = True,
-              selection: str | dg.AssetSelection | None = None) -> dg.ExecuteInProcessResult:
-    """Materialize partitions start..last (inclusive, like `--partition-range`) in ONE run."""
+              selection: str | dg.AssetSelection | None = None,
+              instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
+    """Ingest the sessions start..last (inclusive) in ONE run and bring every selected table up to date.
+
+    The run covers the year partitions of the dates, narrowed to the dates by the `ingest_dates` resource,
+    as `dagster asset materialize --partition-range 2024...2024` with that resource config would.
+    """
     job = defs.resolve_job_def("daily_pipeline")
     if selection is not None:
         chosen = selection if isinstance(selection, dg.AssetSelection) else dg.AssetSelection.from_coercible(selection)
         job = defs.resolve_implicit_global_asset_job_def().get_subset(
             asset_selection=set(chosen.resolve(defs.resolve_asset_graph())))
     return job.execute_in_process(
-        tags={"dagster/asset_partition_range_start": start.isoformat(),
-              "dagster/asset_partition_range_end": last.isoformat()},
-        instance=dg.DagsterInstance.ephemeral(),
+        tags={"dagster/asset_partition_range_start": str(start.year),
+              "dagster/asset_partition_range_end": str(last.year)},
+        run_config={"resources": {"ingest_dates": {"config": {"first_date": start.isoformat(),
+                                                              "last_date": last.isoformat()}}}},
+        instance=instance or dg.DagsterInstance.ephemeral(),
         raise_on_error=raise_on_error,
     )

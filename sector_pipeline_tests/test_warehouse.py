@@ -60,12 +60,13 @@ KILLED_WRITER = textwrap.dedent("""
     import polars as pl
     from sector_pipeline.warehouse import Warehouse, WindowWrite
     store = Warehouse(sys.argv[1])
-    original = Warehouse._insert
-    def insert_then_hang(self, conn, table, frame):
-        original(self, conn, table, frame)   # the window is deleted and half the new rows are in
+    original = Warehouse._replace_from_incoming
+    def replace_then_hang(self, *args, **kwargs):
+        result = original(self, *args, **kwargs)   # the window is deleted and the new rows are in
         print("in-transaction", flush=True)
-        time.sleep(120)                       # killed here, before commit
-    Warehouse._insert = insert_then_hang
+        time.sleep(120)                             # killed here, before commit
+        return result
+    Warehouse._replace_from_incoming = replace_then_hang
     frame = pl.DataFrame({"date": [dt.date(2024, 1, 2)], "ticker": ["XLK"], "close": [999.0]})
     store.replace_windows([WindowWrite("raw.t", frame)], dt.date(2024, 1, 2), dt.date(2024, 1, 3))
 """)
@@ -86,3 +87,38 @@ def test_killing_a_writer_mid_transaction_keeps_the_previous_state(warehouse_pat
         proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
     assert store.query("select date, ticker, close from raw.t").rows() == [(D(2024, 1, 2), "XLK", 1.0)]
+
+
+def test_changes_record_the_dates_that_differ_and_consumers_see_only_new_ones(warehouse_path):
+    store = Warehouse(warehouse_path)
+    days = [D(2024, 1, 2), D(2024, 1, 3), D(2024, 1, 4)]
+    store.replace_windows([WindowWrite("raw.t", _prices(days, 1.0))], D(2024, 1, 1), D(2024, 2, 1))
+    first = store.pending("signals.x", ["raw.t"])
+    assert (first.start, first.first_run, first.seqs) == (D(2024, 1, 2), True, {"raw.t": 1})
+    store.replace_windows([WindowWrite("signals.x", _prices(days, 5.0))], D(2024, 1, 2), None,
+                          consumer="signals.x", consumed=first.seqs)
+    assert store.pending("signals.x", ["raw.t"]).start is None  # consumed
+    # re-writing identical rows changes nothing; changing one day records that day only
+    same = store.replace_windows([WindowWrite("raw.t", _prices(days, 1.0))], D(2024, 1, 1), D(2024, 2, 1))
+    assert same["raw.t"].changed_from is None and store.pending("signals.x", ["raw.t"]).start is None
+    edited = _prices(days, 1.0).with_columns(close=pl.when(pl.col("date") == D(2024, 1, 3)).then(2.0)
+                                             .otherwise(pl.col("close")))
+    result = store.replace_windows([WindowWrite("raw.t", edited)], D(2024, 1, 1), D(2024, 2, 1))
+    assert (result["raw.t"].changed_from, result["raw.t"].changed_through) == (D(2024, 1, 3), D(2024, 1, 3))
+    pending = store.pending("signals.x", ["raw.t"])
+    assert (pending.start, pending.first_run) == (D(2024, 1, 3), False)
+    # a removed row is a change too
+    store.replace_windows([WindowWrite("raw.t", edited.filter(pl.col("date") != D(2024, 1, 4)))], D(2024, 1, 1),
+                          D(2024, 2, 1))
+    assert store.pending("signals.x", ["raw.t"]).start == D(2024, 1, 3)
+
+
+def test_bounded_reads_count_each_keys_own_rows(warehouse_path):
+    store = Warehouse(warehouse_path)
+    frame = pl.DataFrame({"date": [D(2024, 1, d) for d in (2, 3, 4, 5, 8, 9)] + [D(2024, 1, 9)],
+                          "ticker": ["A"] * 6 + ["B"], "close": [1.0, 2, 3, 4, 5, 6, 7]})
+    store.replace_windows([WindowWrite("raw.t", frame)], D(2024, 1, 1), None)
+    read = store.read_rows_before("raw.t", D(2024, 1, 8), None, rows=2, key="ticker")
+    assert read.select("date", "ticker").rows() == [(D(2024, 1, 4), "A"), (D(2024, 1, 5), "A"),
+                                                    (D(2024, 1, 8), "A"), (D(2024, 1, 9), "A"),
+                                                    (D(2024, 1, 9), "B")]

@@ -5,18 +5,20 @@ from typing import Any, Mapping
 
 import dagster as dg
 
-from sector_pipeline.defs.heatmap_assets import HEATMAP_ASSETS, HeatmapOutputResource
-from sector_pipeline.defs.ingest_assets import INGEST_ASSETS
-from sector_pipeline.defs.publish_assets import PublishedResource, build_publish_asset
-from sector_pipeline.defs.resources import MarketDataResource, WarehouseResource
-from sector_pipeline.defs.schedules import daily_pipeline_job, nightly_schedule
-from sector_pipeline.defs.signal_assets import SIGNAL_ASSETS, AlertWebhookResource
-from sector_pipeline.defs.sql_assets import build_sql_assets
-from sector_pipeline.defs.strategy_assets import STRATEGY_ASSETS
-from sector_pipeline.settings import Settings
-
-# single-run backfill policies are marked beta in Dagster 1.13; we rely on them deliberately.
+# Single-run backfill policies are marked beta in Dagster 1.13; we rely on them deliberately. The warning fires
+# when the asset decorators run, so it is silenced before the asset modules below are imported.
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
+
+from sector_pipeline.defs.heatmap_assets import HEATMAP_ASSETS, HeatmapOutputResource  # noqa: E402
+from sector_pipeline.defs.ingest_assets import INGEST_ASSETS  # noqa: E402
+from sector_pipeline.defs.partitions import IngestDatesResource  # noqa: E402
+from sector_pipeline.defs.publish_assets import PublishedResource, build_publish_asset  # noqa: E402
+from sector_pipeline.defs.resources import MarketDataResource, WarehouseResource  # noqa: E402
+from sector_pipeline.defs.schedules import daily_pipeline_job, nightly_schedule  # noqa: E402
+from sector_pipeline.defs.signal_assets import SIGNAL_ASSETS, AlertWebhookResource  # noqa: E402
+from sector_pipeline.defs.sql_assets import build_sql_assets  # noqa: E402
+from sector_pipeline.defs.strategy_assets import STRATEGY_ASSETS  # noqa: E402
+from sector_pipeline.settings import Settings  # noqa: E402
 
 
 def build_definitions(settings: Settings, resources: Mapping[str, Any] | None = None) -> dg.Definitions:
@@ -26,6 +28,8 @@ def build_definitions(settings: Settings, resources: Mapping[str, Any] | None = 
     """
     sql_assets = build_sql_assets(settings.sql_dir)
     mart_keys = [key for asset in sql_assets for key in asset.keys if key.path[0] == "marts"]
+    mart_tables = [".".join(key.path) for asset in sql_assets for key in asset.keys
+                   if key.path[0] == "marts" and asset.metadata_by_key[key].get("materialized") == "table"]
     defaults = {
         "warehouse": WarehouseResource(path=settings.warehouse_path),
         "market_data": MarketDataResource(
@@ -37,10 +41,11 @@ def build_definitions(settings: Settings, resources: Mapping[str, Any] | None = 
         "alert_webhook": AlertWebhookResource(url=settings.alert_webhook_url),
         "published": PublishedResource(directory=settings.published_dir),
         "heatmap_output": HeatmapOutputResource(directory=f"{settings.reports_dir}/heatmaps"),
+        "ingest_dates": IngestDatesResource(),
     }
     return dg.Definitions(
         assets=[*INGEST_ASSETS, *sql_assets, *SIGNAL_ASSETS, *STRATEGY_ASSETS, *HEATMAP_ASSETS,
-                build_publish_asset(mart_keys)],
+                build_publish_asset(mart_keys, mart_tables)],
         jobs=[daily_pipeline_job],
         schedules=[nightly_schedule],
         resources={**defaults, **(resources or {})},

@@ -1,8 +1,9 @@
-"""Heatmap assets: the marts pictured for the latest session of the window, shown in the UI and saved as PNG.
+"""Heatmap assets: the marts pictured for their latest session, shown in the UI and saved as PNG.
 
-They write no table. Each reads its mart from the warehouse, renders one picture with the pure code of
-`sector_pipeline/report/` and attaches it to its materialization as a markdown image (base64 PNG, ~60-140 KB
-at 90 dpi), and writes `<directory>/<name>_<date>.png`.
+They write no table and render once per run, only when the mart they picture changed. Each reads its mart
+from the warehouse, renders one picture with the pure code of `sector_pipeline/report/`, attaches it to its
+materialization as a markdown image (base64 PNG, ~60-140 KB at 90 dpi), and writes
+`<directory>/<name>_<date>.png`.
 """
 
 import os
@@ -11,13 +12,10 @@ from pathlib import Path
 
 import dagster as dg
 
-from sector_pipeline.defs.partitions import (
-    partition_window,
-    single_run,
-    trading_day_partitions,
-)
+from sector_pipeline.defs.incremental import dirty_start, unchanged_metadata
+from sector_pipeline.defs.partitions import single_run
 from sector_pipeline.defs.resources import WarehouseResource
-from sector_pipeline.report.marts import data_source, latest_session
+from sector_pipeline.report.marts import data_source
 from sector_pipeline.report.pictures import Picture, render_picture
 
 GROUP = "heatmaps"
@@ -47,34 +45,33 @@ class HeatmapOutputResource(dg.ConfigurableResource):
 
 
 def _heatmap_asset(name: str, pictured: dg.AssetKey, description: str) -> dg.AssetsDefinition:
+    consumer = f"{GROUP}.{name}"
+    inputs = sorted({"marts.market_overview", ".".join(pictured.path)})
+
     @dg.asset(
         key=dg.AssetKey([GROUP, name]),
         deps=[pictured, MARKET_OVERVIEW],
         group_name=GROUP,
         description=description,
-        partitions_def=trading_day_partitions,
         backfill_policy=single_run,
         kinds={"matplotlib", "duckdb"},
     )
     def _materialize(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                      heatmap_output: HeatmapOutputResource) -> dg.MaterializeResult:
-        start, end = partition_window(context)
         store = warehouse.get()
-        date = latest_session(store, start, end)
-        if date is None:
-            return dg.MaterializeResult(metadata={
-                "pictured_date": "none",
-                "note": dg.MetadataValue.md("_no session in this window (weekend or market holiday): "
-                                            "nothing to picture_"),
-            })
-        source = data_source(store, date, date)
-        picture = render_picture(name, store, date, source=source)
-        path = heatmap_output.write(picture)
-        # A range run emits one materialization per partition; the image goes on the pictured date's only,
-        # so a history backfill does not store thousands of copies of the same picture in the event log.
-        context.add_asset_metadata({"heatmap": dg.MetadataValue.md(picture.markdown())},
-                                   partition_key=date.isoformat())
+        with store.session():
+            start, pending = dirty_start(store, consumer, inputs, [])
+            date = store.max_date("marts.market_overview")
+            if start is None or date is None:
+                # Nothing new to picture (a holiday, a re-run): the UI keeps the last picture.
+                return dg.MaterializeResult(metadata=unchanged_metadata(context, dg.AssetKey([GROUP, name])))
+            source = data_source(store, date, date)
+            picture = render_picture(name, store, date, source=source)
+            path = heatmap_output.write(picture)
+            store.mark_consumed(consumer, pending.seqs)
         return dg.MaterializeResult(metadata={
+            "status": "rendered",
+            "heatmap": dg.MetadataValue.md(picture.markdown()),
             "pictured_date": date.isoformat(),
             "pictured_mart": picture.mart,
             "data_source": source or "unknown",

@@ -8,15 +8,15 @@ import datetime as dt
 from typing import Callable
 
 import dagster as dg
-import pandas as pd
 import polars as pl
 
-from sector_pipeline.calendar import unclosed_sessions
+from sector_pipeline.defs.incremental import Input, Run, incremental_asset, outcome_metadata, run_incremental
 from sector_pipeline.defs.metadata import markdown_table, table_schema
 from sector_pipeline.defs.partitions import (
-    partition_window,
+    IngestDatesResource,
+    ingest_window,
     single_run,
-    trading_day_partitions,
+    year_partitions,
 )
 from sector_pipeline.defs.resources import MarketDataResource, WarehouseResource
 from sector_pipeline.errors import SourceError
@@ -55,14 +55,14 @@ class ValidationConfig(dg.Config):
     """Largest plausible close-to-close move of an ETF in one session (fraction); real sector SPDRs peaked at 0.17."""
 
 
-def _window(context: dg.AssetExecutionContext, calendar: str) -> Window:
-    start, end = partition_window(context)
-    window = Window.of(start, end, calendar)
-    pending = unclosed_sessions(list(window.sessions), pd.Timestamp.now(tz="UTC"), calendar)
-    if pending:
-        # Materializing a session before its close would store an intraday bar as the day's close.
-        raise SourceError(f"session(s) {', '.join(map(str, pending))} have not closed yet; run after the close")
-    return window
+def _window(context: dg.AssetExecutionContext, dates: IngestDatesResource, calendar: str,
+            last_stored: dt.date | None) -> Window:
+    """The closed sessions of the run's partitions (narrowed by `ingest_dates`); a refusal is one clear line."""
+    try:
+        start, end = ingest_window(context, dates, calendar, last_stored=last_stored)
+    except SourceError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+    return Window.of(start, end, calendar)
 
 
 def _window_metadata(window: Window, rows: int, source: str) -> dict[str, object]:
@@ -81,15 +81,19 @@ def _window_metadata(window: Window, rows: int, source: str) -> dict[str, object
 
 
 def _ingest(context: dg.AssetExecutionContext, market_data: MarketDataResource, warehouse: WarehouseResource,
-            *, table: str, fetch: Callable[..., pl.DataFrame], key: str, shown: int) -> dg.MaterializeResult:
+            dates: IngestDatesResource, *, table: str, fetch: Callable[..., pl.DataFrame], key: str,
+            shown: int) -> dg.MaterializeResult:
     """Fetch the window from the configured source and replace it in `table` (one transaction)."""
     universe = market_data.universe()
-    window = _window(context, universe.calendar)
+    store = warehouse.get()
+    window = _window(context, dates, universe.calendar, store.max_date(table))
     source = market_data.client(universe)
     frame = fetch(source, universe, window)
-    warehouse.get().replace_windows([WindowWrite(table, frame)], window.start, window.end)
+    result = store.replace_windows([WindowWrite(table, frame)], window.start, window.end, run_id=context.run_id)[table]
     return dg.MaterializeResult(metadata={
         **_window_metadata(window, frame.height, source.name),
+        "changed_dates": f"{result.changed_from} .. {result.changed_through}" if result.changed_from
+        else "none (identical rows)",
         "distinct_" + key: frame.get_column(key).n_unique() if frame.height else 0,
         "preview": markdown_table(frame.tail(shown)),
     })
@@ -98,78 +102,73 @@ def _ingest(context: dg.AssetExecutionContext, market_data: MarketDataResource, 
 @dg.asset(
     key=RAW_PRICES,
     group_name="ingest",
-    partitions_def=trading_day_partitions,
+    partitions_def=year_partitions,
     backfill_policy=single_run,
     kinds={"duckdb", "polars"},
     metadata={"dagster/column_schema": table_schema(RawPrices), "dagster/table_name": "raw.prices"},
 )
-def raw_prices(context: dg.AssetExecutionContext, market_data: MarketDataResource,
-               warehouse: WarehouseResource) -> dg.MaterializeResult:
+def raw_prices(context: dg.AssetExecutionContext, market_data: MarketDataResource, warehouse: WarehouseResource,
+               ingest_dates: IngestDatesResource) -> dg.MaterializeResult:
     """Daily OHLCV of the benchmark and sector ETFs as received from the configured source."""
-    return _ingest(context, market_data, warehouse, table="raw.prices", fetch=fetch_prices, key="ticker", shown=12)
+    return _ingest(context, market_data, warehouse, ingest_dates, table="raw.prices", fetch=fetch_prices,
+                   key="ticker", shown=12)
 
 
 @dg.asset(
     key=RAW_MACRO,
     group_name="ingest",
-    partitions_def=trading_day_partitions,
+    partitions_def=year_partitions,
     backfill_policy=single_run,
     kinds={"duckdb", "polars"},
     metadata={"dagster/column_schema": table_schema(RawMacro), "dagster/table_name": "raw.macro"},
 )
-def raw_macro(context: dg.AssetExecutionContext, market_data: MarketDataResource,
-              warehouse: WarehouseResource) -> dg.MaterializeResult:
+def raw_macro(context: dg.AssetExecutionContext, market_data: MarketDataResource, warehouse: WarehouseResource,
+              ingest_dates: IngestDatesResource) -> dg.MaterializeResult:
     """Daily closes of the market-implied macro series (yields, VIX, inflation and growth proxies)."""
-    return _ingest(context, market_data, warehouse, table="raw.macro", fetch=fetch_macro, key="series", shown=9)
+    return _ingest(context, market_data, warehouse, ingest_dates, table="raw.macro", fetch=fetch_macro,
+                   key="series", shown=9)
 
 
-@dg.asset(
-    key=RAW_REGIMES,
-    group_name="ingest",
-    partitions_def=trading_day_partitions,
-    backfill_policy=single_run,
-    kinds={"duckdb"},
-    metadata={"dagster/table_name": "raw.synthetic_regimes"},
-)
+MEMBERSHIP_INPUTS = [Input("validated.prices", key="date")]
+
+
+@incremental_asset("raw.synthetic_regimes", inputs=MEMBERSHIP_INPUTS, group="ingest", kinds={"duckdb"})
 def synthetic_regimes(context: dg.AssetExecutionContext, market_data: MarketDataResource,
                       warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """The regime planted in the synthetic market on each session (empty for real sources): ground truth for tests."""
+    """The regime planted in the synthetic market on each session (no rows for real sources): the answer key."""
     universe = market_data.universe()
-    window = _window(context, universe.calendar)
     source = market_data.client(universe)
     regimes = getattr(source, "regimes", None)
-    spells = regimes(window.start, window.end) if regimes else pl.DataFrame()
-    frame = daily_regimes(spells, window, source.name)
-    warehouse.get().replace_windows([WindowWrite("raw.synthetic_regimes", frame)], window.start, window.end)
-    return dg.MaterializeResult(metadata={
-        **_window_metadata(window, frame.height, source.name),
-        "regimes": markdown_table(frame.group_by("regime").len().sort("regime")) if frame.height
-        else dg.MetadataValue.md(f"_source {source.name} plants no regimes_"),
-    })
+
+    def compute(run: Run) -> dict[str, pl.DataFrame]:
+        dates = run.inputs["validated.prices"].select("date").unique().collect().get_column("date").sort()
+        window = Window(run.start, dates.max() + dt.timedelta(days=1), tuple(d for d in dates if d >= run.start))
+        spells = regimes(window.start, window.end) if regimes else pl.DataFrame()
+        return {"raw.synthetic_regimes": daily_regimes(spells, window, source.name)}
+
+    outcome = run_incremental(warehouse.get(), outputs=["raw.synthetic_regimes"], inputs=MEMBERSHIP_INPUTS,
+                              state=None, compute=compute, context=context)
+    frame = outcome.frames.get("raw.synthetic_regimes")
+    extra = {"regimes": markdown_table(frame.group_by("regime").len().sort("regime"))} if frame is not None and \
+        frame.height else {"regimes": dg.MetadataValue.md(f"_source {source.name} plants no regimes_")}
+    return dg.MaterializeResult(metadata={**outcome_metadata(context, outcome, "raw.synthetic_regimes"), **extra})
 
 
-@dg.asset(
-    key=RAW_MEMBERSHIP,
-    group_name="ingest",
-    partitions_def=trading_day_partitions,
-    backfill_policy=single_run,
-    kinds={"duckdb"},
-    metadata={"dagster/table_name": "raw.universe_membership"},
-)
+@incremental_asset("raw.universe_membership", inputs=MEMBERSHIP_INPUTS, group="ingest", kinds={"duckdb"})
 def raw_universe_membership(context: dg.AssetExecutionContext, market_data: MarketDataResource,
                             warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Which instruments belong to the universe on each session, with sector names and characteristics."""
     universe = market_data.universe()
-    start, end = partition_window(context)
-    window = Window.of(start, end, universe.calendar)
-    frame = universe_membership(universe, window)
-    warehouse.get().replace_windows([WindowWrite("raw.universe_membership", frame)], start, end)
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": frame.height,
-        "sessions": len(window.sessions),
-        "universe_file": universe.path,
-        "latest": markdown_table(frame.filter(pl.col("date") == pl.col("date").max()) if frame.height else frame),
-    })
+
+    def compute(run: Run) -> dict[str, pl.DataFrame]:
+        dates = run.inputs["validated.prices"].select("date").unique().collect().get_column("date").sort()
+        window = Window(run.start, dates.max() + dt.timedelta(days=1), tuple(d for d in dates if d >= run.start))
+        return {"raw.universe_membership": universe_membership(universe, window)}
+
+    outcome = run_incremental(warehouse.get(), outputs=["raw.universe_membership"], inputs=MEMBERSHIP_INPUTS,
+                              state=None, compute=compute, context=context)
+    return dg.MaterializeResult(metadata={**outcome_metadata(context, outcome, "raw.universe_membership"),
+                                          "universe_file": universe.path})
 
 
 def _check_results(asset_key: dg.AssetKey, outcome_quarantined: pl.DataFrame,
@@ -196,17 +195,28 @@ def _check_results(asset_key: dg.AssetKey, outcome_quarantined: pl.DataFrame,
 
 
 def _store_validated(store: Warehouse, outcome: ValidationOutcome, window: Window, *, dataset: str,
-                     asset_key: dg.AssetKey, completeness_check: str, shown: int) -> dg.MaterializeResult:
-    """Write valid rows and their quarantine in ONE transaction, and report both with the check results."""
-    store.replace_windows([
-        WindowWrite(f"validated.{dataset}", outcome.valid),
-        WindowWrite(QUARANTINE_TABLE, outcome.quarantined, scope={"dataset": dataset}),
-    ], window.start, window.end)
+                     asset_key: dg.AssetKey, completeness_check: str, shown: int, run_id: str,
+                     blocked: bool) -> dg.MaterializeResult:
+    """Write valid rows and their quarantine in ONE transaction, and report both with the check results.
+
+    When a blocking rule failed (`blocked`), the window's valid rows are held back and only the quarantine is
+    written: what validated holds stays what every layer downstream was computed from, and a re-run after
+    the fix accepts the whole window at once.
+    """
+    writes = [WindowWrite(QUARANTINE_TABLE, outcome.quarantined, scope={"dataset": dataset}, track_changes=False)]
+    if not blocked:
+        writes.insert(0, WindowWrite(f"validated.{dataset}", outcome.valid))
+    results = store.replace_windows(writes, window.start, window.end, run_id=run_id)
+    changed = results.get(f"validated.{dataset}")
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": outcome.valid.height,
             "quarantined_rows": outcome.quarantined.height,
             "sessions": len(window.sessions),
+            "window": f"{window.start} .. {window.end - dt.timedelta(days=1)}",
+            "status": "held back: a blocking check failed, validated rows unchanged" if blocked else "written",
+            "changed_dates": f"{changed.changed_from} .. {changed.changed_through}" if changed and changed.changed_from
+            else "none",
             "preview": markdown_table(outcome.valid.tail(shown)),
         },
         check_results=_check_results(asset_key, outcome.quarantined, outcome.missing, completeness_check),
@@ -217,7 +227,7 @@ def _store_validated(store: Warehouse, outcome: ValidationOutcome, window: Windo
     key=VALIDATED_PRICES,
     group_name="ingest",
     deps=[RAW_PRICES],
-    partitions_def=trading_day_partitions,
+    partitions_def=year_partitions,
     backfill_policy=single_run,
     kinds={"duckdb", "pandera"},
     metadata={"dagster/column_schema": table_schema(ValidatedPrices), "dagster/table_name": "validated.prices"},
@@ -229,26 +239,27 @@ def _store_validated(store: Warehouse, outcome: ValidationOutcome, window: Windo
     ],
 )
 def validated_prices(context: dg.AssetExecutionContext, config: ValidationConfig, market_data: MarketDataResource,
-                     warehouse: WarehouseResource) -> dg.MaterializeResult:
+                     warehouse: WarehouseResource, ingest_dates: IngestDatesResource) -> dg.MaterializeResult:
     """Prices that pass the Pandera rules; rejected rows go to validated.quarantine with their reasons."""
     universe = market_data.universe()
-    start, end = partition_window(context)
-    window = Window.of(start, end, universe.calendar)
     store = warehouse.get()
+    window = _window(context, ingest_dates, universe.calendar, store.max_date("validated.prices"))
+    start, end = window.start, window.end
     raw = store.read_window("raw.prices", start, end, schema=PRICE_SCHEMA)
     previous_close = store.last_before("validated.prices", "close", start, key="ticker")
     outcome = validate_price_window(raw, previous_close, universe, window,
                                     max_abs_move=config.max_abs_one_day_move,
                                     known_moves=universe.known_moves_frame())
     return _store_validated(store, outcome, window, dataset="prices", asset_key=VALIDATED_PRICES,
-                            completeness_check="all_tickers_present", shown=len(universe.instruments))
+                            completeness_check="all_tickers_present", shown=len(universe.instruments),
+                            run_id=context.run_id, blocked=bool(outcome.quarantined.height or outcome.missing))
 
 
 @dg.asset(
     key=VALIDATED_MACRO,
     group_name="ingest",
     deps=[RAW_MACRO],
-    partitions_def=trading_day_partitions,
+    partitions_def=year_partitions,
     backfill_policy=single_run,
     kinds={"duckdb", "pandera"},
     metadata={"dagster/column_schema": table_schema(ValidatedMacro), "dagster/table_name": "validated.macro"},
@@ -260,16 +271,17 @@ def validated_prices(context: dg.AssetExecutionContext, config: ValidationConfig
     ],
 )
 def validated_macro(context: dg.AssetExecutionContext, market_data: MarketDataResource,
-                    warehouse: WarehouseResource) -> dg.MaterializeResult:
+                    warehouse: WarehouseResource, ingest_dates: IngestDatesResource) -> dg.MaterializeResult:
     """Macro series values that pass the rules of their kind; rejected rows go to validated.quarantine."""
     universe = market_data.universe()
-    start, end = partition_window(context)
-    window = Window.of(start, end, universe.calendar)
     store = warehouse.get()
+    window = _window(context, ingest_dates, universe.calendar, store.max_date("validated.macro"))
+    start, end = window.start, window.end
     raw = store.read_window("raw.macro", start, end, schema=MACRO_SCHEMA)
     outcome = validate_macro_window(raw, universe, window)
     return _store_validated(store, outcome, window, dataset="macro", asset_key=VALIDATED_MACRO,
-                            completeness_check="required_series_present", shown=len(universe.macro))
+                            completeness_check="required_series_present", shown=len(universe.macro),
+                            run_id=context.run_id, blocked=bool(outcome.quarantined.height or outcome.missing))
 
 
 INGEST_ASSETS = [raw_prices, raw_macro, synthetic_regimes, raw_universe_membership, validated_prices,

@@ -12,7 +12,6 @@ the `ingest_dates` resource (the nightly schedule re-fetches only the last few s
 2008-10-01..2008-10-31 after a vendor correction without touching the rest of 2008).
 """
 
-from __future__ import annotations
 
 import datetime as dt
 from typing import Optional
@@ -20,7 +19,7 @@ from typing import Optional
 import dagster as dg
 import pandas as pd
 
-from sector_pipeline.calendar import PARTITIONS_START, closes_at, last_closed_session
+from sector_pipeline.calendar import PARTITIONS_START, closes_at, last_closed_session, sessions_before
 from sector_pipeline.errors import SourceError
 
 MARKET_TZ = "America/New_York"
@@ -40,10 +39,15 @@ single_run = dg.BackfillPolicy.single_run()
 
 
 class IngestDatesResource(dg.ConfigurableResource):
-    """Narrows what a run ingests to [first_date, last_date] inside its partitions (ISO dates, both optional)."""
+    """Narrows what a run ingests inside its partitions; by default a run ingests its whole partitions."""
 
     first_date: Optional[str] = None
+    """First session to ingest (ISO date); default: the partitions' first."""
     last_date: Optional[str] = None
+    """Last session to ingest (ISO date); default: the last closed session."""
+    recent_sessions: Optional[int] = None
+    """Ingest only what the table does not hold yet, plus this many sessions before it to pick up vendor
+    corrections (the nightly schedule uses 5); default: the whole partitions."""
 
 
 def _parse(text: Optional[str], name: str) -> dt.date | None:
@@ -55,9 +59,12 @@ def _parse(text: Optional[str], name: str) -> dt.date | None:
         raise SourceError(f"ingest_dates.{name} must be an ISO date like 2008-10-31, got {text!r}") from exc
 
 
-def ingest_window(context: dg.AssetExecutionContext, dates: IngestDatesResource, calendar: str,
-                  now: pd.Timestamp | None = None) -> tuple[dt.date, dt.date]:
-    """[start, end) of the sessions this run ingests: its partitions, narrowed, up to the last closed session."""
+def ingest_window(context: dg.AssetExecutionContext, dates: IngestDatesResource, calendar: str, *,
+                  last_stored: dt.date | None = None, now: pd.Timestamp | None = None) -> tuple[dt.date, dt.date]:
+    """[start, end) of the sessions this run ingests: its partitions, narrowed, up to the last closed session.
+
+    `last_stored`: the table's latest stored date, for `recent_sessions` (each table catches up on its own gap).
+    """
     window = context.partition_time_window
     start, end = max(window.start.date(), PARTITIONS_START), window.end.date()
     first, last = _parse(dates.first_date, "first_date"), _parse(dates.last_date, "last_date")
@@ -73,6 +80,10 @@ def ingest_window(context: dg.AssetExecutionContext, dates: IngestDatesResource,
         # One line, not a traceback: a bar read before the close would be intraday.
         raise SourceError(f"{last} is not a closed session yet (the last closed session is {closed}; "
                           f"{calendar} closes at {closes_at(last, calendar)}): run after the close")
+    last_day = min(end - dt.timedelta(days=1), last or closed)
+    if first is None and dates.recent_sessions is not None and last_stored is not None and last_stored >= start:
+        recent = sessions_before(last_day, dates.recent_sessions, calendar)
+        first = max(start, min(recent, last_stored + dt.timedelta(days=1)))
     start = first or start
-    end = min(end, (last or closed) + dt.timedelta(days=1))
+    end = last_day + dt.timedelta(days=1)
     return start, max(start, end)

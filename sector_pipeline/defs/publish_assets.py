@@ -1,11 +1,14 @@
 """The last asset of every run: publish the marts atomically for BI tools and the MCP server."""
 
+from pathlib import Path
+
 import dagster as dg
 
+from sector_pipeline.defs.incremental import dirty_start, unchanged_metadata
 from sector_pipeline.defs.metadata import markdown_table
-from sector_pipeline.defs.partitions import single_run, trading_day_partitions
+from sector_pipeline.defs.partitions import single_run
 from sector_pipeline.defs.resources import WarehouseResource
-from sector_pipeline.publish import publish_marts
+from sector_pipeline.publish import PUBLISHED_DB, publish_marts
 
 
 class PublishedResource(dg.ConfigurableResource):
@@ -14,21 +17,29 @@ class PublishedResource(dg.ConfigurableResource):
     directory: str = "data/published"
 
 
-def build_publish_asset(mart_keys: list[dg.AssetKey]) -> dg.AssetsDefinition:
+PUBLISHED = dg.AssetKey(["published", "marts"])
+
+
+def build_publish_asset(mart_keys: list[dg.AssetKey], mart_tables: list[str]) -> dg.AssetsDefinition:
     @dg.asset(
-        key=dg.AssetKey(["published", "marts"]),
+        key=PUBLISHED,
         deps=mart_keys,
         group_name="published",
-        partitions_def=trading_day_partitions,
         backfill_policy=single_run,
         kinds={"duckdb", "parquet"},
     )
     def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                         published: PublishedResource) -> dg.MaterializeResult:
-        """Read-only copy of the marts (DuckDB + Parquet), swapped in atomically after every successful run."""
+        """Read-only copy of the marts (DuckDB + Parquet), swapped in atomically after every run that changed them."""
         import polars as pl
 
-        publication = publish_marts(warehouse.get(), published.directory, run_id=context.run_id)
+        store = warehouse.get()
+        with store.session():
+            start, pending = dirty_start(store, "published.marts", mart_tables, [])
+            if start is None and (Path(published.directory) / PUBLISHED_DB).exists():
+                return dg.MaterializeResult(metadata=unchanged_metadata(context, PUBLISHED))
+            publication = publish_marts(store, published.directory, run_id=context.run_id)
+            store.mark_consumed("published.marts", pending.seqs)
         objects = pl.DataFrame(
             [{"object": k, "type": "table", "rows": v} for k, v in publication.tables.items()]
             + [{"object": k, "type": "view", "rows": v} for k, v in publication.views.items()])

@@ -1,9 +1,10 @@
 """Signal assets: features, rankings, sentiment, alerts, macro regime, Sector Rotation Index, relative rotation.
 
-Each reads the stored history up to the end of its window (a few hundred thousand rows at most), calls one
-pure function, and replaces only its window: values depend on past data only, so a range computed in one
-run equals the same dates computed one by one.
+Each is incremental (defs/incremental.py): it declares its inputs with the lookback it needs, recomputes only
+the dates whose inputs changed, and continues from its own stored state, so a nightly run reads a bounded
+number of rows and a range computed in one run equals the same dates computed night by night.
 """
+
 
 import datetime as dt
 from typing import Optional
@@ -12,33 +13,37 @@ import dagster as dg
 import polars as pl
 
 from sector_pipeline.calendar import week_end_sessions
-from sector_pipeline.defs.history import (
-    read_history,
-    summary_metadata,
-    window_asset,
-    write_windows,
+from sector_pipeline.defs.incremental import (
+    Input,
+    Run,
+    incremental_asset,
+    outcome_metadata,
+    run_incremental,
+    table_spec,
+    unchanged_metadata,
 )
 from sector_pipeline.defs.metadata import markdown_table
-from sector_pipeline.defs.partitions import (
-    partition_window,
-    single_run,
-    trading_day_partitions,
-)
+from sector_pipeline.defs.partitions import single_run
 from sector_pipeline.defs.resources import MarketDataResource, WarehouseResource
 from sector_pipeline.notify import post_alerts
 from sector_pipeline.signals import alerts as alerts_mod
-from sector_pipeline.signals.config import AlertConfig, RankingConfig, SentimentConfig
+from sector_pipeline.signals.config import AlertConfig, FeatureConfig, RankingConfig, SentimentConfig
 from sector_pipeline.signals.features import compute_features
 from sector_pipeline.signals.rankings import rank_sectors
-from sector_pipeline.signals.rotation import relative_rotation
+from sector_pipeline.signals.rotation import relative_rotation, rotation_lookback_sessions
 from sector_pipeline.signals.sentiment import sentiment_contributions, sentiment_scores
-from sector_pipeline.signals.sri import macro_regime, sector_rotation_index
+from sector_pipeline.signals.sri import macro_lookback_dates, macro_regime, sector_rotation_index
 
-GROUP = "signals"
-
-
-def key(name: str) -> dg.AssetKey:
-    return dg.AssetKey([GROUP, name])
+STG_PRICES = "staging.stg_prices"
+FEATURES = "signals.features"
+RANKINGS = "signals.sector_rankings"
+SCORES = "signals.sentiment_scores"
+CONTRIBUTIONS = "signals.sentiment_contributions"
+ALERTS = "signals.alerts"
+MACRO_DAILY = "intermediate.int_macro_daily"
+REGIME = "signals.macro_regime"
+SRI = "signals.sector_rotation_index"
+ROTATION = "signals.relative_rotation"
 
 
 class RankingWeights(dg.Config):
@@ -76,81 +81,94 @@ class AlertWebhookResource(dg.ConfigurableResource):
     """Only alerts dated within this many days of today are sent, so a history backfill does not flood the hook."""
 
 
-def _result(frame: pl.DataFrame, **extra: object) -> dg.MaterializeResult:
-    return dg.MaterializeResult(metadata=summary_metadata(frame, **extra))
+FEATURE_INPUTS = [Input(STG_PRICES, rows=FeatureConfig().lookback_rows)]
+FEATURE_STATE = Input(FEATURES, rows=1)
 
 
-def _asset(name: str, deps: list[dg.AssetKey], **kwargs):
-    return window_asset(GROUP, name, deps, **kwargs)
-
-
-@_asset("features", [dg.AssetKey(["staging", "stg_prices"])])
+@incremental_asset(FEATURES, inputs=FEATURE_INPUTS)
 def features(context: dg.AssetExecutionContext, market_data: MarketDataResource,
              warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Per ticker and date: returns, relative strength vs the benchmark, moving averages, RSI, volatility, volume."""
-    start, end = partition_window(context)
-    universe = market_data.universe()
-    store = warehouse.get()
-    history = read_history(store, "staging.stg_prices", end)
-    frames = write_windows(store, {"signals.features": compute_features(history, benchmark=universe.benchmark.ticker)},
-                    start, end)
-    return _result(frames["signals.features"].select(
-        "date", "ticker", "return_5d", "return_20d", "return_60d", "relative_strength_change_20d", "rsi_14",
-        "realized_vol_20d", "is_warming_up"))
+    benchmark = market_data.universe().benchmark.ticker
+
+    def compute(run: Run) -> dict[str, pl.LazyFrame]:
+        return {FEATURES: compute_features(run.inputs[STG_PRICES], benchmark=benchmark, previous=run.previous,
+                                           start=run.start)}
+
+    outcome = run_incremental(warehouse.get(), outputs=[FEATURES], inputs=FEATURE_INPUTS, state=FEATURE_STATE,
+                              compute=compute, context=context)
+    preview = outcome.frames.get(FEATURES)
+    if preview is not None:
+        preview = preview.select("date", "ticker", "return_5d", "return_20d", "return_60d",
+                                 "relative_strength_change_20d", "rsi_14", "realized_vol_20d", "is_warming_up")
+    return dg.MaterializeResult(metadata=outcome_metadata(context, outcome, FEATURES, preview=preview))
 
 
-@_asset("sector_rankings", [key("features")])
+RANKING_INPUTS = [Input(FEATURES)]
+
+
+@incremental_asset(RANKINGS, inputs=RANKING_INPUTS)
 def sector_rankings(context: dg.AssetExecutionContext, config: RankingWeights, market_data: MarketDataResource,
                     warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Composite score of 5/20/60-session relative performance and its rank among sectors with enough history."""
-    start, end = partition_window(context)
-    universe = market_data.universe()
-    store = warehouse.get()
-    ranked = rank_sectors(read_history(store, "signals.features", end), sectors=[s.ticker for s in universe.sectors],
-                          config=config.to_config())
-    frame = write_windows(store, {"signals.sector_rankings": ranked}, start, end)["signals.sector_rankings"]
-    return _result(frame.sort("date", "rank", nulls_last=True))
+    sectors = [s.ticker for s in market_data.universe().sectors]
+    outcome = run_incremental(
+        warehouse.get(), outputs=[RANKINGS], inputs=RANKING_INPUTS, state=None, context=context,
+        compute=lambda run: {RANKINGS: rank_sectors(run.inputs[FEATURES], sectors=sectors,
+                                                    config=config.to_config())})
+    frame = outcome.frames.get(RANKINGS)
+    return dg.MaterializeResult(metadata=outcome_metadata(
+        context, outcome, RANKINGS, preview=frame.sort("date", "rank", nulls_last=True) if frame is not None else None))
+
+
+SENTIMENT_INPUTS = [Input(RANKINGS)]
 
 
 @dg.multi_asset(
     specs=[
-        dg.AssetSpec(key("sentiment_scores"), deps=[key("sector_rankings")], group_name=GROUP,
-                     description="Economic cycle, rates, inflation and risk appetite in [-1, +1] with their reading",
-                     kinds={"polars", "duckdb"}, metadata={"dagster/table_name": "signals.sentiment_scores"}),
-        dg.AssetSpec(key("sentiment_contributions"), deps=[key("sector_rankings")], group_name=GROUP,
-                     description="Each leading and lagging sector's signed contribution to each sentiment score",
-                     kinds={"polars", "duckdb"}, metadata={"dagster/table_name": "signals.sentiment_contributions"}),
+        table_spec(SCORES, inputs=SENTIMENT_INPUTS,
+                   description="Economic cycle, rates, inflation and risk appetite in [-1, +1] with their reading"),
+        table_spec(CONTRIBUTIONS, inputs=SENTIMENT_INPUTS,
+                   description="Each leading and lagging sector's signed contribution to each sentiment score"),
     ],
-    partitions_def=trading_day_partitions,
     backfill_policy=single_run,
 )
 def sentiment(context: dg.AssetExecutionContext, market_data: MarketDataResource, warehouse: WarehouseResource):
     """The four-dimension sentiment indicator of seed 004 and the sectors behind each score."""
-    start, end = partition_window(context)
     universe = market_data.universe()
-    store = warehouse.get()
-    contributions = sentiment_contributions(read_history(store, "signals.sector_rankings", end),
-                                            universe.characteristics())
-    scores = sentiment_scores(contributions, tickers=[s.ticker for s in universe.sectors],
-                              config=SentimentConfig())
-    frames = write_windows(store, {"signals.sentiment_scores": scores, "signals.sentiment_contributions": contributions},
-                    start, end)
-    for name in ("sentiment_scores", "sentiment_contributions"):
-        result = _result(frames[f"signals.{name}"])
-        yield dg.MaterializeResult(asset_key=key(name), metadata=result.metadata)
+    tickers = [s.ticker for s in universe.sectors]
+
+    def compute(run: Run) -> dict[str, pl.LazyFrame]:
+        contributions = sentiment_contributions(run.inputs[RANKINGS], universe.characteristics())
+        return {SCORES: sentiment_scores(contributions, tickers=tickers, config=SentimentConfig()),
+                CONTRIBUTIONS: contributions}
+
+    outcome = run_incremental(warehouse.get(), outputs=[SCORES, CONTRIBUTIONS], inputs=SENTIMENT_INPUTS, state=None,
+                              compute=compute, context=context)
+    for table in (SCORES, CONTRIBUTIONS):
+        yield dg.MaterializeResult(asset_key=dg.AssetKey(table.split(".")),
+                                   metadata=outcome_metadata(context, outcome, table))
 
 
-@_asset("alerts", [key("sentiment_scores"), key("sector_rankings")])
+ALERT_INPUTS = [Input(SCORES, key=None, since=lambda start, store: None), Input(RANKINGS, key=None,
+                                                                                 since=lambda start, store: None)]
+
+
+@incremental_asset(ALERTS, inputs=ALERT_INPUTS)
 def alerts(context: dg.AssetExecutionContext, config: AlertThresholds, market_data: MarketDataResource,
            warehouse: WarehouseResource, alert_webhook: AlertWebhookResource) -> dg.MaterializeResult:
     """CRITICAL / HIGH / MEDIUM alerts raised on the day their condition starts; new ones go to the webhook."""
-    start, end = partition_window(context)
     universe = market_data.universe()
-    store = warehouse.get()
-    found = alerts_mod.detect_alerts(read_history(store, "signals.sentiment_scores", end),
-                                     read_history(store, "signals.sector_rankings", end),
-                                     universe.characteristics(), config=config.to_config())
-    frame = write_windows(store, {"signals.alerts": found}, start, end)["signals.alerts"]
+
+    def compute(run: Run) -> dict[str, pl.LazyFrame]:
+        return {ALERTS: alerts_mod.detect_alerts(run.inputs[SCORES], run.inputs[RANKINGS],
+                                                 universe.characteristics(), config=config.to_config())}
+
+    outcome = run_incremental(warehouse.get(), outputs=[ALERTS], inputs=ALERT_INPUTS, state=None, compute=compute,
+                              context=context)
+    if outcome.start is None:
+        return dg.MaterializeResult(metadata=unchanged_metadata(context, dg.AssetKey(["signals", "alerts"])))
+    frame = outcome.frames[ALERTS]
     posted = 0
     if alert_webhook.url:
         recent = frame.filter(pl.col("date") >= dt.date.today() - dt.timedelta(days=alert_webhook.max_age_days))
@@ -158,51 +176,66 @@ def alerts(context: dg.AssetExecutionContext, config: AlertThresholds, market_da
             post_alerts(alert_webhook.url, recent, source=market_data.source,
                         timeout_seconds=alert_webhook.timeout_seconds)
             posted = recent.height
-    counts = frame.group_by("tier").len().sort("tier")
     return dg.MaterializeResult(metadata={
-        "dagster/row_count": frame.height,
-        "by_tier": markdown_table(counts),
+        **outcome_metadata(context, outcome, ALERTS),
+        "by_tier": markdown_table(frame.group_by("tier").len().sort("tier")),
         "alerts": markdown_table(frame.sort("date", descending=True), max_rows=30),
         "sent_to_webhook": posted,
     })
 
 
-@_asset("macro_regime", [dg.AssetKey(["intermediate", "int_macro_daily"])])
+REGIME_INPUTS = [Input(MACRO_DAILY, rows=macro_lookback_dates(), key="date")]
+
+
+@incremental_asset(REGIME, inputs=REGIME_INPUTS)
 def macro_regime_asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The macro backdrop mapped to the four sentiment dimensions, each in [-1, +1], from market-implied data."""
-    start, end = partition_window(context)
-    store = warehouse.get()
-    regime = macro_regime(read_history(store, "intermediate.int_macro_daily", end))
-    return _result(write_windows(store, {"signals.macro_regime": regime}, start, end)["signals.macro_regime"])
+    outcome = run_incremental(warehouse.get(), outputs=[REGIME], inputs=REGIME_INPUTS, state=None, context=context,
+                              compute=lambda run: {REGIME: macro_regime(run.inputs[MACRO_DAILY])})
+    return dg.MaterializeResult(metadata=outcome_metadata(context, outcome, REGIME))
 
 
-@_asset("sector_rotation_index", [key("features"), key("sector_rankings"), key("macro_regime")])
+SRI_INPUTS = [Input(FEATURES), Input(RANKINGS), Input(REGIME, key="dimension")]
+
+
+@incremental_asset(SRI, inputs=SRI_INPUTS)
 def sector_rotation_index_asset(context: dg.AssetExecutionContext, market_data: MarketDataResource,
                                 warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Sector Rotation Index: economic, performance, sentiment and technical scores (0-100 each), total and rank."""
-    start, end = partition_window(context)
-    universe = market_data.universe()
-    store = warehouse.get()
-    index = sector_rotation_index(read_history(store, "signals.features", end),
-                                  read_history(store, "signals.sector_rankings", end),
-                                  read_history(store, "signals.macro_regime", end), universe.characteristics())
-    frame = write_windows(store, {"signals.sector_rotation_index": index}, start, end)["signals.sector_rotation_index"]
-    return _result(frame.sort("date", "sri_rank", nulls_last=True))
+    characteristics = market_data.universe().characteristics()
+
+    def compute(run: Run) -> dict[str, pl.LazyFrame]:
+        return {SRI: sector_rotation_index(run.inputs[FEATURES], run.inputs[RANKINGS], run.inputs[REGIME],
+                                           characteristics)}
+
+    outcome = run_incremental(warehouse.get(), outputs=[SRI], inputs=SRI_INPUTS, state=None, compute=compute,
+                              context=context)
+    frame = outcome.frames.get(SRI)
+    return dg.MaterializeResult(metadata=outcome_metadata(
+        context, outcome, SRI, preview=frame.sort("date", "sri_rank", nulls_last=True) if frame is not None else None))
 
 
-@_asset("relative_rotation", [dg.AssetKey(["staging", "stg_prices"])])
+ROTATION_INPUTS = [Input(STG_PRICES, rows=rotation_lookback_sessions())]
+
+
+@incremental_asset(ROTATION, inputs=ROTATION_INPUTS)
 def relative_rotation_asset(context: dg.AssetExecutionContext, market_data: MarketDataResource,
                             warehouse: WarehouseResource) -> dg.MaterializeResult:
     """RRG-style RS-Ratio, RS-Momentum, quadrant, velocity and heading of each sector, daily and weekly."""
-    start, end = partition_window(context)
     universe = market_data.universe()
-    store = warehouse.get()
-    rotation = relative_rotation(read_history(store, "staging.stg_prices", end), benchmark=universe.benchmark.ticker)
-    # A weekly row dated before its week's last session is provisional (it moves when the week goes on):
-    # storing it would leave a stale row behind after the next nightly run. Keep completed weeks only.
-    week_ends = week_end_sessions(start, end, universe.calendar)
-    rotation = rotation.filter((pl.col("frequency") == "daily") | pl.col("date").is_in(week_ends))
-    return _result(write_windows(store, {"signals.relative_rotation": rotation}, start, end)["signals.relative_rotation"])
+
+    def compute(run: Run) -> dict[str, pl.LazyFrame]:
+        prices = run.inputs[STG_PRICES]
+        rotation = relative_rotation(prices, benchmark=universe.benchmark.ticker)
+        last = prices.select(pl.col("date").max()).collect().item()
+        # A weekly row dated before its week's last session is provisional (it moves when the week goes on):
+        # storing it would leave a stale row behind after the next nightly run. Keep completed weeks only.
+        week_ends = week_end_sessions(run.start, last + dt.timedelta(days=1), universe.calendar) if last else []
+        return {ROTATION: rotation.filter((pl.col("frequency") == "daily") | pl.col("date").is_in(week_ends))}
+
+    outcome = run_incremental(warehouse.get(), outputs=[ROTATION], inputs=ROTATION_INPUTS, state=None,
+                              compute=compute, context=context)
+    return dg.MaterializeResult(metadata=outcome_metadata(context, outcome, ROTATION))
 
 
 SIGNAL_ASSETS = [features, sector_rankings, sentiment, alerts, macro_regime_asset, sector_rotation_index_asset,

@@ -1,61 +1,82 @@
-"""One Dagster asset per SQL model in dbt_like_sql/, with upstream assets derived from the SQL itself."""
+"""One incremental Dagster asset per SQL model in dbt_like_sql/, with upstream assets derived from the SQL itself.
+
+A model recomputes the dates its inputs changed since it last ran (defs/incremental.py): `$start_date` is the
+first changed date, `$end_date` is open, `$lookback_start` lies `lookback_sessions` sessions earlier. A view
+is recreated; its readers consume the changes of the tables it reads.
+"""
+
 
 from pathlib import Path
 
 import dagster as dg
 
 from sector_pipeline.calendar import sessions_before
+from sector_pipeline.defs.incremental import asset_key, dirty_start, unchanged_metadata
 from sector_pipeline.defs.metadata import markdown_table
-from sector_pipeline.defs.partitions import (
-    partition_window,
-    single_run,
-    trading_day_partitions,
-)
+from sector_pipeline.defs.partitions import single_run
 from sector_pipeline.defs.resources import WarehouseResource
 from sector_pipeline.sql.runner import SqlModel, discover_models, run_model
 
 
-def asset_key(table: str) -> dg.AssetKey:
-    """`staging.stg_prices` -> AssetKey(["staging", "stg_prices"]): table names and asset keys are one."""
-    return dg.AssetKey(table.split("."))
+def _tables_behind(table: str, models: dict[str, SqlModel]) -> list[str]:
+    """The stored tables a model reads, looking through views to the tables they read."""
+    model = models.get(table)
+    if model is None or model.materialized != "view":
+        return [table]
+    return [t for dep in model.depends_on for t in _tables_behind(dep, models)]
 
 
-def _sql_asset(model: SqlModel) -> dg.AssetsDefinition:
+def _sql_asset(model: SqlModel, models: dict[str, SqlModel]) -> dg.AssetsDefinition:
+    inputs = sorted({t for dep in model.depends_on for t in _tables_behind(dep, models)})
+
     @dg.asset(
         key=asset_key(model.table),
         name=None,
         group_name=model.schema,
         description=model.description,
         deps=[asset_key(dep) for dep in model.depends_on],
-        partitions_def=trading_day_partitions,
         backfill_policy=single_run,
         kinds={"duckdb", "sql"},
         metadata={
             "dagster/table_name": model.table,
             "sql_file": dg.MetadataValue.path(str(model.path)),
             "lookback_sessions": model.lookback_sessions,
+            "materialized": model.materialized,
             "sql": dg.MetadataValue.md(f"```sql\n{model.sql}\n```"),
         },
     )
     def _materialize(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-        start, end = partition_window(context)
-        lookback_start = sessions_before(start, model.lookback_sessions) if model.lookback_sessions else start
         store = warehouse.get()
-        rows = run_model(store, model, start, end, lookback_start)
-        latest = store.query(
-            f"select * from {model.table} where date = (select max(date) from {model.table} "
-            "where date >= $start and date < $end) order by all limit 30",
-            {"start": start, "end": end},
-        )
+        with store.session():
+            if model.materialized == "view":
+                first = min((d for d in (store.min_date(t) for t in inputs) if d is not None), default=None)
+                if first is None:
+                    return dg.MaterializeResult(metadata={"status": "no rows to show yet"})
+                rows = run_model(store, model, first, None).rows
+                return dg.MaterializeResult(metadata={"status": "view recreated", "dagster/row_count": rows})
+            start, pending = dirty_start(store, model.table, inputs, [model.table])
+            if start is None:
+                return dg.MaterializeResult(metadata=unchanged_metadata(context, asset_key(model.table)))
+            lookback_start = sessions_before(start, model.lookback_sessions) if model.lookback_sessions else start
+            result = run_model(store, model, start, None, lookback_start, run_id=context.run_id,
+                               consumed=pending.seqs)
+            latest = store.query(
+                f"select * from {model.table} where date = (select max(date) from {model.table}) "
+                "order by all limit 30")
         return dg.MaterializeResult(metadata={
-            "dagster/row_count": rows,
-            "window": f"{start} .. {end}",
+            "status": "recomputed",
+            "recomputed_from": str(start),
             "lookback_from": str(lookback_start),
-            "latest_date": markdown_table(latest),
+            "rows_written": result.rows,
+            "changed_dates": f"{result.changed_from} .. {result.changed_through}" if result.changed_from
+            else "none (identical rows)",
+            "latest": markdown_table(latest),
         })
 
     return _materialize
 
 
 def build_sql_assets(sql_dir: str | Path) -> list[dg.AssetsDefinition]:
-    return [_sql_asset(model) for model in discover_models(Path(sql_dir))]
+    models = discover_models(Path(sql_dir))
+    by_table = {m.table: m for m in models}
+    return [_sql_asset(model, by_table) for model in models]

@@ -15,6 +15,9 @@ A window needs `min_samples` non-null values (default: all `window`); nulls insi
 
 from __future__ import annotations
 
+import functools
+import operator
+
 import numpy as np
 import polars as pl
 from numpy.lib.stride_tricks import sliding_window_view
@@ -98,6 +101,12 @@ def rolling_std(expr: pl.Expr, window: int, position: pl.Expr | None = None, *, 
         return pl.Series(np.where((counts >= needed) & (counts > ddof), std, np.nan)).fill_nan(None)
 
     return _in_series(expr.map_batches(reduce, return_dtype=pl.Float64), window, position)
+
+
+def ordered_sum(terms: list[pl.Expr]) -> pl.Expr:
+    """((t0 + t1) + t2) + ... for a few columns: a left-deep chain of native additions whose order never
+    changes (sum_horizontal may regroup the additions of computed terms: measured last-bit differences)."""
+    return functools.reduce(operator.add, terms)
 
 
 def position_in(key: str | list[str]) -> pl.Expr:

@@ -31,7 +31,7 @@ import sqlglot
 from sqlglot import exp
 
 from sector_pipeline.errors import ConfigurationError
-from sector_pipeline.warehouse import Warehouse, WarehouseError, qualified
+from sector_pipeline.warehouse import Warehouse, WarehouseError, WriteResult, qualified
 
 LAYERS = ("staging", "intermediate", "marts")
 # Schemas written by Python assets (ingestion, signals, strategy): SQL models may read them.
@@ -164,50 +164,32 @@ def _check_acyclic(models: list[SqlModel]) -> None:
         visit(table, [])
 
 
-def run_model(warehouse: Warehouse, model: SqlModel, start: dt.date, end: dt.date,
-              lookback_start: dt.date | None = None) -> int:
-    """Materialize the window [start, end) of `model`; returns the rows written (for a view: its rows in the window)."""
+# Bound for `$end_date` when a run recomputes every date from its start on (incremental models).
+OPEN_END = dt.date(9999, 12, 31)
+
+
+def run_model(warehouse: Warehouse, model: SqlModel, start: dt.date, end: dt.date | None,
+              lookback_start: dt.date | None = None, *, run_id: str = "",
+              consumed: dict[str, int] | None = None) -> WriteResult:
+    """Materialize the window [start, end) of `model` (end None: every date from start on).
+
+    Rows are replaced in one transaction that also records which dates changed and, when `consumed` is
+    given, the input changes the model consumed (warehouse.py). A view is recreated instead.
+    """
     if model.materialized == "view":
-        return _create_view(warehouse, model, start, end)
-    params = {"start_date": start, "end_date": end, "lookback_start": lookback_start or start}
+        return WriteResult(_create_view(warehouse, model, start, end or OPEN_END), None, None)
+    params = {"start_date": start, "end_date": end or OPEN_END, "lookback_start": lookback_start or start}
     bound = {k: v for k, v in params.items() if k in model.parameters}
-    window = {"window_start": start, "window_end": end}
-    column = f'"{model.date_column}"'
-    in_window = f"select * from ({model.sql}) as model where {column} >= $window_start and {column} < $window_end"
-    with warehouse.connect() as conn:
-        conn.execute("begin transaction")
-        try:
-            conn.execute(f"create schema if not exists {model.schema}")
-            if not warehouse.table_exists(conn, model.table):
-                conn.execute(f"create table {model.table} as select * from ({model.sql}) as model limit 0", bound)
-            _check_columns(conn, warehouse, model, bound)
-            conn.execute(f"delete from {model.table} where {column} >= $window_start and {column} < $window_end",
-                         window)
-            conn.execute(f"insert into {model.table} by name {in_window}", {**bound, **window})
-            written = conn.execute(
-                f"select count(*) from {model.table} where {column} >= $window_start and {column} < $window_end",
-                window).fetchone()[0]
-            conn.execute("commit")
-        except duckdb.Error as exc:
-            conn.execute("rollback")
-            raise SqlModelError(f"model {model.table} ({model.path}) failed: {exc}") from exc
-        except BaseException:
-            conn.execute("rollback")
-            raise
-    return int(written)
-
-
-def _check_columns(conn: duckdb.DuckDBPyConnection, warehouse: Warehouse, model: SqlModel,
-                   bound: dict[str, object]) -> None:
-    produced = [d[0] for d in conn.execute(f"select * from ({model.sql}) as model limit 0", bound).description]
-    stored = warehouse.columns(conn, model.table)
-    if sorted(produced) != sorted(stored):
-        raise WarehouseError(
-            f"model {model.table} now produces columns {produced} but the table stores {stored}: "
-            f"drop {model.table} and backfill it"
-        )
-    if model.date_column not in produced:
-        raise SqlModelError(f"{model.path}: no column '{model.date_column}' to partition by")
+    if model.date_column != "date":
+        raise SqlModelError(f"{model.path}: incremental models partition by a column named 'date'")
+    try:
+        return warehouse.replace_from_query(model.table, model.sql, bound, start, end, run_id=run_id,
+                                            consumer=model.table if consumed is not None else None,
+                                            consumed=consumed)
+    except WarehouseError as exc:
+        if isinstance(exc.__cause__, duckdb.Error) and "stores columns" not in str(exc):
+            raise SqlModelError(f"model {model.table} ({model.path}) failed: {exc.__cause__}") from exc
+        raise
 
 
 def _create_view(warehouse: Warehouse, model: SqlModel, start: dt.date, end: dt.date) -> int:
@@ -218,6 +200,6 @@ def _create_view(warehouse: Warehouse, model: SqlModel, start: dt.date, end: dt.
             conn.execute(f"create or replace view {model.table} as {model.sql}")
             return int(conn.execute(
                 f"select count(*) from {model.table} where {column} >= $window_start and {column} < $window_end",
-                {"window_start": start, "window_end": end}).fetchone()[0])
+                {"window_start": start, "window_end": end}).fetchall()[0][0])
         except duckdb.Error as exc:
             raise SqlModelError(f"view {model.table} ({model.path}) failed: {exc}") from exc

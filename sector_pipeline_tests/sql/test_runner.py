@@ -85,7 +85,8 @@ def test_lookback_is_read_but_only_the_window_is_written(tmp_path, warehouse_pat
     start, end = days[3], days[6]
     written = run_model(store, model, start, end, sessions_before(start, 1))
     out = store.query("select date, r from intermediate.lagged order by date")
-    assert written == 3 and out.get_column("date").to_list() == days[3:6]
+    assert written.rows == 3 and out.get_column("date").to_list() == days[3:6]
+    assert written.changed_from == days[3]
     assert out.item(0, "r") == pytest.approx(103.0 / 102.0 - 1, rel=1e-12)  # used the lookback row
 
 
@@ -110,6 +111,6 @@ def test_a_changed_model_schema_is_a_clear_error(tmp_path, warehouse_path):
     path = write_model(tmp_path, "staging", "s", "-- s\nselect date, close from validated.closes")
     run_model(store, discover_models(tmp_path)[0], D(2024, 1, 2), D(2024, 1, 3))
     path.write_text("-- s\nselect date, close, ticker from validated.closes")
-    with pytest.raises(WarehouseError, match="now produces columns"):
+    with pytest.raises(WarehouseError, match="stores columns"):
         run_model(store, discover_models(tmp_path)[0], D(2024, 1, 2), D(2024, 1, 3))
     assert store.query("select * from staging.s").columns == ["date", "close"]
