@@ -19,7 +19,7 @@ from sector_pipeline.universe import Instrument, Universe
 from sector_pipeline_tests.sources.yahoo_fakes import FakeDownload, Listing, yahoo_history, yf_frame
 
 D = dt.date
-DAYS = sessions(D(2023, 1, 3), D(2024, 7, 1))  # 373 sessions
+DAYS = sessions(D(2023, 1, 3), D(2024, 7, 1))  # 374 sessions
 
 
 def _listing() -> Listing:

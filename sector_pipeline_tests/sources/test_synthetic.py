@@ -24,7 +24,6 @@ from sector_pipeline.sources.synthetic import (
 from sector_pipeline.universe import (
     DIMENSIONS,
     Instrument,
-    MacroSeries,
     Universe,
     parse_universe,
 )
