@@ -2,14 +2,17 @@
 
 Loaded from a TOML file (default: ``universes/sp500_sectors.toml`` in the package) so a user can run the
 pipeline on another universe without touching code. Every problem is reported as a ``UniverseError``
-naming the file and the offending entry, at load time.
+naming the file and the offending entry, at load time. The fields of a ``[[macro]]`` entry and their
+defaults are documented in ``docs/data_sources.md``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +22,42 @@ from sector_pipeline.errors import ConfigurationError
 
 DEFAULT_UNIVERSE_PATH = Path(__file__).parent / "universes" / "sp500_sectors.toml"
 DIMENSIONS = ("cycle", "rates", "inflation", "risk")
-MACRO_KINDS = ("price", "yield_pct", "index")
+
+# Where a macro series comes from: "market" = the configured price source (yfinance, csv price files,
+# synthetic), read as the ticker's daily close; "fred" = an economic series of the St. Louis Fed's FRED,
+# dated by observation period and published later (release_lag_days).
+PROVIDERS = ("market", "fred")
+MACRO_KINDS = ("price", "yield_pct", "index", "rate_pct", "level")
+FREQUENCIES = ("daily", "weekly", "monthly", "quarterly")
+ON_FAILURE = ("block", "warn")
+# Kinds whose values are real when zero or negative unless the file says otherwise: yields and rates
+# (^IRX was <= 0 in 2008-2015, T10Y2Y is negative when the curve inverts) and generic levels (spreads).
+# Prices and indices are strictly positive by default; a futures price that can go negative (CL=F on
+# 2020-04-20) says so with allow_negative = true.
+_SIGNED_KINDS = frozenset({"yield_pct", "rate_pct", "level"})
+# Sessions a value may be carried forward before it is stale: a week of sessions for daily data, about
+# a month and a half for monthly releases (21-23 sessions apart), a quarter and a half for quarterly ones.
+DEFAULT_MAX_STALE_SESSIONS = {"daily": 5, "weekly": 10, "monthly": 35, "quarterly": 75}
+DEFAULT_UNITS = {"price": "price", "yield_pct": "percent", "index": "index", "rate_pct": "percent",
+                 "level": "level"}
+MACRO_SERIES_SCHEMA: dict[str, pl.DataType] = {
+    "series": pl.String(),
+    "ticker": pl.String(),
+    "provider": pl.String(),
+    "kind": pl.String(),
+    "units": pl.String(),
+    "inception": pl.Date(),
+    "end": pl.Date(),
+    "frequency": pl.String(),
+    "release_lag_days": pl.Int64(),
+    "allow_negative": pl.Boolean(),
+    "allow_zero": pl.Boolean(),
+    "min_value": pl.Float64(),
+    "max_value": pl.Float64(),
+    "max_stale_sessions": pl.Int64(),
+    "on_failure": pl.String(),
+    "blocks": pl.Boolean(),
+}
 
 
 class UniverseError(ConfigurationError):
@@ -43,11 +81,89 @@ class Sector(Instrument):
 
 @dataclass(frozen=True)
 class MacroSeries:
-    series: str
-    ticker: str
-    kind: str
-    inception: dt.date
-    required: bool
+    """One macro series and its validation policy.
+
+    Defaults that depend on other fields (``allow_negative``/``allow_zero`` from ``kind``,
+    ``max_stale_sessions`` from ``frequency``, ``units`` from ``kind``) are resolved at construction, so
+    every instance carries concrete values. An inconsistent combination raises ValueError (the universe
+    loader turns it into a UniverseError naming the file and the entry).
+    """
+
+    series: str  # name used in tables, e.g. us10y_yield_pct
+    ticker: str  # the provider's id: ^TNX, CL=F, CPIAUCSL
+    kind: str  # one of MACRO_KINDS
+    inception: dt.date  # first date the series is expected
+    provider: str = "market"
+    units: str = ""  # free text for marts and MCP; "" = the kind's default
+    end: dt.date | None = None  # last date expected (a discontinued series); None = still published
+    frequency: str = "daily"
+    release_lag_days: int = 0  # calendar days after the observation date before the value is public
+    allow_negative: bool | None = None  # None = the kind's default
+    allow_zero: bool | None = None  # None = allow_negative if it was given, else the kind's default
+    min_value: float | None = None
+    max_value: float | None = None
+    max_stale_sessions: int | None = None  # None = the frequency's default
+    on_failure: str = "warn"  # "block": a failure stops downstream assets; "warn": flagged, run continues
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("provider", PROVIDERS), ("kind", MACRO_KINDS), ("frequency", FREQUENCIES),
+                              ("on_failure", ON_FAILURE)):
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ValueError(f"has {name} = {value!r}, expected one of {', '.join(allowed)}")
+        if self.end is not None and self.end < self.inception:
+            raise ValueError(f"has end = {self.end} before its inception {self.inception}")
+        if isinstance(self.release_lag_days, bool) or not isinstance(self.release_lag_days, int) \
+                or self.release_lag_days < 0:
+            raise ValueError(f"has release_lag_days = {self.release_lag_days!r}, expected a whole number >= 0")
+        if self.provider == "market" and self.release_lag_days != 0:
+            raise ValueError(f"has release_lag_days = {self.release_lag_days} but a market series is public "
+                             "at the close of its session (only provider = \"fred\" series have a lag)")
+        signed = self.kind in _SIGNED_KINDS
+        allow_negative = signed if self.allow_negative is None else self.allow_negative
+        if self.allow_zero is not None:
+            allow_zero = self.allow_zero
+        else:
+            allow_zero = allow_negative if self.allow_negative is not None else signed
+        if allow_negative and not allow_zero:
+            raise ValueError("has allow_negative = true and allow_zero = false: a series that can be negative "
+                             "can also be zero")
+        for name in ("min_value", "max_value"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not math.isfinite(value)):
+                raise ValueError(f"has {name} = {value!r}, expected a finite number")
+        if self.min_value is not None and self.max_value is not None and self.min_value > self.max_value:
+            raise ValueError(f"has min_value = {self.min_value} > max_value = {self.max_value}")
+        if self.min_value is not None and self.min_value < 0 and not allow_negative:
+            raise ValueError(f"has min_value = {self.min_value} below zero but allow_negative is false")
+        if self.max_value is not None and not allow_negative and (
+                self.max_value < 0 or (self.max_value == 0 and not allow_zero)):
+            raise ValueError(f"has max_value = {self.max_value} but allows no value <= 0: nothing would be valid")
+        stale = self.max_stale_sessions
+        if stale is None:
+            stale = DEFAULT_MAX_STALE_SESSIONS[self.frequency]
+        elif isinstance(stale, bool) or not isinstance(stale, int) or stale < 0:
+            raise ValueError(f"has max_stale_sessions = {stale!r}, expected a whole number >= 0")
+        # Frozen dataclass: resolved defaults are written once, here.
+        object.__setattr__(self, "allow_negative", allow_negative)
+        object.__setattr__(self, "allow_zero", allow_zero)
+        object.__setattr__(self, "max_stale_sessions", stale)
+        object.__setattr__(self, "units", self.units or DEFAULT_UNITS[self.kind])
+        if self.min_value is not None:
+            object.__setattr__(self, "min_value", float(self.min_value))
+        if self.max_value is not None:
+            object.__setattr__(self, "max_value", float(self.max_value))
+
+    @property
+    def blocks(self) -> bool:
+        """True when a failure of this series (absent, quarantined rows, stale) must stop downstream assets."""
+        return self.on_failure == "block"
+
+    @property
+    def required(self) -> bool:
+        """Legacy name of ``blocks`` (universe files before on_failure said ``required = true``)."""
+        return self.blocks
 
 
 @dataclass(frozen=True)
@@ -102,6 +218,16 @@ class Universe:
             schema={"date": pl.Date(), "ticker": pl.String(), "reason": pl.String()},
         )
 
+    def macro_series_frame(self) -> pl.DataFrame:
+        """One row per macro series with its provider and every validation policy field (MACRO_SERIES_SCHEMA).
+
+        Stored by the pipeline so the UI and the marts show which failures block and which warn.
+        """
+        return pl.DataFrame(
+            [{**{f.name: getattr(m, f.name) for f in fields(m)}, "blocks": m.blocks} for m in self.macro],
+            schema=MACRO_SERIES_SCHEMA,
+        )
+
     def instruments_frame(self) -> pl.DataFrame:
         """One row per instrument with its role (benchmark, sector, macro) and inception date."""
         rows = [{"ticker": self.benchmark.ticker, "name": self.benchmark.name, "role": "benchmark",
@@ -146,6 +272,85 @@ def _characteristic(entry: dict[str, Any], dim: str, where: str, path: str) -> f
     return float(value)
 
 
+@lru_cache(maxsize=1)
+def _calendar_names() -> frozenset[str]:
+    import exchange_calendars  # loaded on demand: importing it builds its registry of ~100 calendars
+
+    return frozenset(exchange_calendars.get_calendar_names(include_aliases=True))
+
+
+def _calendar_name(value: Any, path: str) -> str:
+    """The exchange calendar's name, checked now so a typo fails when the file loads, not in the first run."""
+    if not isinstance(value, str) or value not in _calendar_names():
+        raise UniverseError(f"{path}: calendar {value!r} is not an exchange_calendars name "
+                            "(e.g. XNYS for the New York Stock Exchange, XLON, XTKS)")
+    return value
+
+
+_MACRO_FIELDS = frozenset(f.name for f in fields(MacroSeries)) | {"required"}
+
+
+def _typed(entry: dict[str, Any], key: str, kind: type | tuple[type, ...], expected: str, where: str,
+           path: str) -> Any:
+    """entry[key] when present and of the given TOML type (a bool is never taken for a number), else None."""
+    if key not in entry:
+        return None
+    value = entry[key]
+    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+        raise UniverseError(f"{path}: {where} has {key} = {value!r}, expected {expected}")
+    if not isinstance(value, kind):
+        raise UniverseError(f"{path}: {where} has {key} = {value!r}, expected {expected}")
+    return value
+
+
+def _macro_series(entry: Any, index: int, path: str) -> MacroSeries:
+    """One [[macro]] entry, every field checked; errors name the file and the entry."""
+    if not isinstance(entry, dict):
+        raise UniverseError(f"{path}: macro series #{index + 1} must be a table")
+    where = f"macro series #{index + 1} ({entry.get('series', '?')})"
+    unknown = sorted(set(entry) - _MACRO_FIELDS)
+    if unknown:
+        raise UniverseError(f"{path}: {where} has unknown field(s) {unknown}; "
+                            f"known fields: {', '.join(sorted(_MACRO_FIELDS))}")
+    provider = _typed(entry, "provider", str, "a string", where, path) or "market"
+    if provider == "fred":
+        # A FRED value is dated by the period it describes and published weeks later: without an explicit
+        # lag the pipeline would use it before it existed.
+        for key in ("frequency", "release_lag_days"):
+            _require(entry, key, where, path)
+    on_failure = _typed(entry, "on_failure", str, "a string", where, path)
+    required = _typed(entry, "required", bool, "true or false", where, path)
+    if required is not None:
+        legacy = "block" if required else "warn"
+        if on_failure is not None and on_failure != legacy:
+            raise UniverseError(f"{path}: {where} has required = {str(required).lower()} and "
+                                f"on_failure = {on_failure!r}, which disagree (required is the legacy name: "
+                                "keep on_failure only)")
+        on_failure = legacy
+    end = entry.get("end")
+    number = (int, float)
+    try:
+        return MacroSeries(
+            series=str(_require(entry, "series", where, path)),
+            ticker=_as_ticker(_require(entry, "ticker", where, path), where, path),
+            kind=_require(entry, "kind", where, path),
+            inception=_as_date(_require(entry, "inception", where, path), where, path),
+            provider=provider,
+            units=_typed(entry, "units", str, "a string", where, path) or "",
+            end=None if end is None else _as_date(end, where, path),
+            frequency=_typed(entry, "frequency", str, "a string", where, path) or "daily",
+            release_lag_days=_typed(entry, "release_lag_days", int, "a whole number of days", where, path) or 0,
+            allow_negative=_typed(entry, "allow_negative", bool, "true or false", where, path),
+            allow_zero=_typed(entry, "allow_zero", bool, "true or false", where, path),
+            min_value=_typed(entry, "min_value", number, "a number", where, path),
+            max_value=_typed(entry, "max_value", number, "a number", where, path),
+            max_stale_sessions=_typed(entry, "max_stale_sessions", int, "a whole number of sessions", where, path),
+            on_failure=on_failure or "warn",
+        )
+    except ValueError as exc:
+        raise UniverseError(f"{path}: {where} {exc}") from exc
+
+
 def parse_universe(doc: dict[str, Any], path: str = "<universe>") -> Universe:
     """Build a Universe from a parsed TOML document, checking every field."""
     bench = _require(doc, "benchmark", "the file", path)
@@ -168,19 +373,7 @@ def parse_universe(doc: dict[str, Any], path: str = "<universe>") -> Universe:
             inception=_as_date(_require(entry, "inception", where, path), where, path),
             **{d: _characteristic(entry, d, where, path) for d in DIMENSIONS},
         ))
-    macro = []
-    for i, entry in enumerate(doc.get("macro", [])):
-        where = f"macro series #{i + 1} ({entry.get('series', '?')})"
-        kind = _require(entry, "kind", where, path)
-        if kind not in MACRO_KINDS:
-            raise UniverseError(f"{path}: {where} has kind {kind!r}, expected one of {', '.join(MACRO_KINDS)}")
-        macro.append(MacroSeries(
-            series=str(_require(entry, "series", where, path)),
-            ticker=_as_ticker(_require(entry, "ticker", where, path), where, path),
-            kind=kind,
-            inception=_as_date(_require(entry, "inception", where, path), where, path),
-            required=bool(entry.get("required", False)),
-        ))
+    macro = [_macro_series(entry, i, path) for i, entry in enumerate(doc.get("macro", []))]
     known_moves = []
     for i, entry in enumerate(doc.get("known_moves", [])):
         where = f"known move #{i + 1}"
@@ -189,7 +382,9 @@ def parse_universe(doc: dict[str, Any], path: str = "<universe>") -> Universe:
             date=_as_date(_require(entry, "date", where, path), where, path),
             reason=str(_require(entry, "reason", where, path)),
         ))
-    tickers = [benchmark.ticker, *(s.ticker for s in sectors), *(m.ticker for m in macro)]
+    # A FRED id and a market ticker live in different namespaces (the stock GDP is not FRED's GDP).
+    tickers = [benchmark.ticker, *(s.ticker for s in sectors), *(m.ticker for m in macro if m.provider == "market")]
+    tickers += [f"{m.ticker} (fred)" for m in macro if m.provider == "fred"]
     dupes = sorted({t for t in tickers if tickers.count(t) > 1})
     if dupes:
         raise UniverseError(f"{path}: duplicate tickers {dupes}")
@@ -199,7 +394,7 @@ def parse_universe(doc: dict[str, Any], path: str = "<universe>") -> Universe:
         raise UniverseError(f"{path}: duplicate macro series names {dupes}")
     return Universe(
         name=str(doc.get("name", Path(path).stem)),
-        calendar=str(doc.get("calendar", "XNYS")),
+        calendar=_calendar_name(doc.get("calendar", "XNYS"), path),
         benchmark=benchmark,
         sectors=tuple(sectors),
         macro=tuple(macro),

@@ -70,3 +70,181 @@ def test_missing_universe_file_names_it(tmp_path):
 
 def test_packaged_default_path_exists():
     assert DEFAULT_UNIVERSE_PATH.exists()
+
+
+# --- macro series policy (issue 8) ---------------------------------------------------------------------------
+
+_HEAD = """
+[benchmark]
+ticker = "SPY"
+inception = 1993-01-29
+[[sectors]]
+ticker = "XLK"
+sector = "Technology"
+inception = 1998-12-22
+cycle = 0.6
+rates = -0.4
+inflation = -0.4
+risk = 1.0
+"""
+
+
+def _with_macro(tmp_path: Path, entry: str, head: str = _HEAD) -> Path:
+    return _write(tmp_path, head + "[[macro]]\n" + entry)
+
+
+def test_default_universe_macro_policy(universe):
+    by_ticker = {m.ticker: m for m in universe.macro}
+    crude = by_ticker["CL=F"]
+    assert (crude.kind, crude.allow_negative, crude.allow_zero, crude.min_value, crude.max_value) == (
+        "price", True, True, -100.0, 500.0)
+    assert not by_ticker["GLD"].allow_negative and not by_ticker["GLD"].allow_zero
+    assert by_ticker["^IRX"].allow_negative and by_ticker["^IRX"].allow_zero  # yield_pct default
+    assert [t for t, m in by_ticker.items() if m.blocks] == ["^TNX", "^IRX", "^VIX"]
+    fred = {m.ticker: m for m in universe.macro if m.provider == "fred"}
+    assert sorted(fred) == sorted(["CPIAUCSL", "UNRATE", "INDPRO", "GDP", "FEDFUNDS", "DGS10", "DGS2", "T10Y2Y",
+                                   "T10YIE"])
+    assert {t: (m.frequency, m.release_lag_days, m.max_stale_sessions) for t, m in fred.items()} == {
+        "CPIAUCSL": ("monthly", 48, 35), "UNRATE": ("monthly", 40, 35), "INDPRO": ("monthly", 50, 35),
+        "GDP": ("quarterly", 125, 75), "FEDFUNDS": ("monthly", 35, 35), "DGS10": ("daily", 1, 5),
+        "DGS2": ("daily", 1, 5), "T10Y2Y": ("daily", 1, 5), "T10YIE": ("daily", 1, 5)}
+    assert all(m.on_failure == "warn" for m in fred.values())
+    assert fred["T10Y2Y"].allow_negative and not fred["UNRATE"].allow_negative
+    # Existing series names are stable (signals and marts refer to them).
+    assert {m.series for m in universe.macro} >= {"us10y_yield_pct", "us13w_bill_yield_pct", "vix", "tips_etf",
+                                                  "treasury_7_10y_etf", "copper_future", "gold_etf",
+                                                  "crude_oil_future", "us_dollar_index"}
+
+
+def test_macro_series_frame_has_every_policy_field(universe):
+    frame = universe.macro_series_frame()
+    assert frame.height == len(universe.macro) == 18
+    assert frame.columns == ["series", "ticker", "provider", "kind", "units", "inception", "end", "frequency",
+                             "release_lag_days", "allow_negative", "allow_zero", "min_value", "max_value",
+                             "max_stale_sessions", "on_failure", "blocks"]
+    cpi = frame.filter(ticker="CPIAUCSL").row(0, named=True)
+    assert cpi == {"series": "cpi_index", "ticker": "CPIAUCSL", "provider": "fred", "kind": "index",
+                   "units": "index 1982-1984 = 100, seasonally adjusted", "inception": dt.date(1947, 1, 1),
+                   "end": None, "frequency": "monthly", "release_lag_days": 48, "allow_negative": False,
+                   "allow_zero": False, "min_value": 10.0, "max_value": 1000.0, "max_stale_sessions": 35,
+                   "on_failure": "warn", "blocks": False}
+    assert frame.filter(blocks=True)["series"].to_list() == ["us10y_yield_pct", "us13w_bill_yield_pct", "vix"]
+
+
+def test_macro_defaults_follow_kind_and_frequency(tmp_path):
+    u = load_universe(_with_macro(tmp_path, """series = "s"\nticker = "X"\nkind = "level"\ninception = 2000-01-03
+[[macro]]
+series = "p"
+ticker = "P"
+kind = "price"
+inception = 2000-01-03
+[[macro]]
+series = "m"
+ticker = "MMM"
+provider = "fred"
+kind = "index"
+inception = 2000-01-01
+end = 2010-12-01
+frequency = "monthly"
+release_lag_days = 45
+"""))
+    level, price, monthly = u.macro
+    assert (level.provider, level.frequency, level.release_lag_days, level.allow_negative, level.allow_zero,
+            level.max_stale_sessions, level.on_failure, level.units) == (
+        "market", "daily", 0, True, True, 5, "warn", "level")
+    assert (price.allow_negative, price.allow_zero, price.units) == (False, False, "price")
+    assert (monthly.provider, monthly.max_stale_sessions, monthly.end, monthly.blocks) == (
+        "fred", 35, dt.date(2010, 12, 1), False)
+
+
+@pytest.mark.parametrize("required, on_failure", [("true", "block"), ("false", "warn")])
+def test_legacy_required_still_works(tmp_path, required, on_failure):
+    u = load_universe(_with_macro(tmp_path, f'series = "v"\nticker = "^VIX"\nkind = "index"\n'
+                                            f'inception = 1990-01-02\nrequired = {required}\n'))
+    assert u.macro[0].on_failure == on_failure and u.macro[0].blocks is (required == "true")
+    assert u.macro[0].required is (required == "true")
+
+
+_BASE = 'series = "s"\nticker = "S"\ninception = 2000-01-03\n'
+
+
+@pytest.mark.parametrize("entry, message", [
+    (_BASE + 'kind = "price"\nprovider = "bloomberg"\n', "provider = 'bloomberg', expected one of market, fred"),
+    (_BASE + 'kind = "ratio"\n', "kind = 'ratio', expected one of price, yield_pct, index, rate_pct, level"),
+    (_BASE + 'kind = "price"\nfrequency = "hourly"\n', "frequency = 'hourly', expected one of daily, weekly"),
+    (_BASE + 'kind = "level"\nmin_value = 5\nmax_value = 1\n', "min_value = 5 > max_value = 1"),
+    (_BASE + 'kind = "level"\nprovider = "fred"\nfrequency = "monthly"\nrelease_lag_days = -3\n',
+     "release_lag_days = -3, expected a whole number >= 0"),
+    (_BASE + 'kind = "level"\nprovider = "fred"\nfrequency = "monthly"\nrelease_lag_days = 1.5\n',
+     "release_lag_days = 1.5, expected a whole number of days"),
+    (_BASE + 'kind = "level"\nprovider = "fred"\nfrequency = "monthly"\n', "missing the field 'release_lag_days'"),
+    (_BASE + 'kind = "level"\nrelease_lag_days = 2\n', "a market series is public at the close of its session"),
+    ('series = "s"\nticker = "S"\nkind = "price"\ninception = "2000-13-01"\n', "expected a date"),
+    (_BASE + 'kind = "price"\nend = 1999-12-31\n', "end = 1999-12-31 before its inception 2000-01-03"),
+    (_BASE + 'kind = "price"\nalow_negative = true\n', "unknown field(s) ['alow_negative']"),
+    (_BASE + 'kind = "price"\nallow_negative = "yes"\n', "allow_negative = 'yes', expected true or false"),
+    (_BASE + 'kind = "price"\nmin_value = true\n', "min_value = True, expected a number"),
+    (_BASE + 'kind = "price"\nmin_value = -1\n', "min_value = -1 below zero but allow_negative is false"),
+    (_BASE + 'kind = "price"\nallow_negative = true\nallow_zero = false\n', "can also be zero"),
+    (_BASE + 'kind = "price"\nmax_stale_sessions = -1\n', "max_stale_sessions = -1, expected a whole number >= 0"),
+    (_BASE + 'kind = "price"\non_failure = "ignore"\n', "on_failure = 'ignore', expected one of block, warn"),
+    (_BASE + 'kind = "price"\nrequired = true\non_failure = "warn"\n', "disagree"),
+])
+def test_bad_macro_entry_names_file_and_entry(tmp_path, entry, message):
+    path = _with_macro(tmp_path, entry)
+    with pytest.raises(UniverseError) as err:
+        load_universe(path)
+    text = str(err.value)
+    assert message in text and str(path) in text and "macro series #1 (s)" in text
+
+
+def test_unknown_calendar_fails_when_the_file_loads(tmp_path):
+    path = _write(tmp_path, 'calendar = "NYSX"\n' + _HEAD)
+    with pytest.raises(UniverseError) as err:
+        load_universe(path)
+    assert "calendar 'NYSX' is not an exchange_calendars name" in str(err.value) and str(path) in str(err.value)
+    assert load_universe(_write(tmp_path, 'calendar = "XLON"\n' + _HEAD)).calendar == "XLON"
+
+
+def test_a_fred_id_may_equal_a_stock_ticker_but_not_repeat(tmp_path):
+    fred = ('series = "gdp"\nticker = "GDP"\nprovider = "fred"\nkind = "level"\ninception = 1947-01-01\n'
+            'frequency = "quarterly"\nrelease_lag_days = 125\n')
+    head = _HEAD.replace('ticker = "XLK"', 'ticker = "GDP"')
+    assert [m.ticker for m in load_universe(_with_macro(tmp_path, fred, head)).macro] == ["GDP"]
+    with pytest.raises(UniverseError, match=r"duplicate tickers \['GDP \(fred\)'\]"):
+        load_universe(_with_macro(tmp_path, fred + "[[macro]]\n" + fred.replace('"gdp"', '"gdp2"')))
+
+
+def test_macro_series_built_in_code_get_the_same_defaults_and_checks():
+    from sector_pipeline.universe import MacroSeries
+
+    vix = MacroSeries("vix", "^VIX", "index", dt.date(1990, 1, 2))
+    assert (vix.allow_negative, vix.allow_zero, vix.max_stale_sessions, vix.blocks, vix.units) == (
+        False, False, 5, False, "index")
+    with pytest.raises(ValueError, match="kind = 'ratio'"):
+        MacroSeries("odd", "ODD", "ratio", dt.date(2000, 1, 3))
+
+
+def test_realdata_universe_file_loads():
+    from sector_pipeline.universe import load_universe as load
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "realdata_universe.toml"
+    u = load(path)
+    assert u.benchmark.ticker == "SPY" and len(u.sectors) == 11
+    by_ticker = {m.ticker: m for m in u.macro}
+    assert "DX-Y.NYB" not in by_ticker and "UUP" in by_ticker
+    assert (by_ticker["^TNX"].inception, by_ticker["^IRX"].inception) == (dt.date(2001, 1, 2), dt.date(2005, 1, 3))
+    assert sorted(m.ticker for m in u.macro if m.provider == "fred") == sorted(
+        ["CPIAUCSL", "UNRATE", "GDP", "FEDFUNDS", "DGS10", "DGS2", "T10Y2Y", "T10YIE"])
+
+
+def test_realdata_universe_matches_the_files(realdata_dir):
+    import polars as pl
+
+    u = load_universe(Path(__file__).resolve().parents[1] / "benchmarks" / "realdata_universe.toml")
+    firsts = {}
+    for name, key in (("prices.csv", "ticker"), ("market_proxies.csv", "ticker"), ("macro.csv", "series")):
+        frame = pl.read_csv(realdata_dir / name, columns=["date", key], try_parse_dates=True)
+        firsts |= dict(frame.group_by(key).agg(pl.col("date").min()).iter_rows())
+    declared = {i.ticker: i.inception for i in u.instruments} | {m.ticker: m.inception for m in u.macro}
+    assert declared == firsts

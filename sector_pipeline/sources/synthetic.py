@@ -18,9 +18,25 @@ Model, for session t in a spell of regime g with profile ``REGIME_PROFILES[g]``:
 
 Prices: ``close`` compounds the returns from a start level of 20-100 on the instrument's inception;
 ``open`` is the previous close times a small gap; ``high``/``low`` widen max/min(open, close); volume is
-lognormal around a per-ticker base and higher in stressed regimes. No dividends are simulated, so
-``adj_close`` equals ``close``. Macro series follow the same regimes (yields, VIX, dollar, commodities and
-bond ETFs, see ``_macro_values``). Nothing exists before ``SYNTHETIC_ORIGIN``.
+lognormal around a per-ticker base and higher in stressed regimes. Nothing exists before ``SYNTHETIC_ORIGIN``.
+
+Dividends: every instrument goes ex once a quarter, on the first session on or after the Monday following
+the third Friday of March, June, September and December (the SPDR funds' schedule), paying a quarter of its
+annual yield (``DIVIDEND_YIELDS``) times the previous close, rounded to 1/10000 of a dollar. They are paid on
+top of the price path, which was generated before dividends existed and is kept bit for bit: the close does
+not drop on the ex-date, so a synthetic total return is the price return plus the yield. Each row is as
+Yahoo would have served it on its own day (``fetched_on`` = ``date``): ``close`` is the traded price and
+``adj_close`` equals ``close`` (no dividend after the row is known yet). ``split_ratio`` is 1.0 unless a test
+plants a split (``SyntheticSource(splits=...)``): prices from the ex-date on are then divided by the ratio
+and volumes multiplied by it, as traded.
+
+Macro series follow the same regimes. Market series (yields, VIX, dollar, commodities and bond ETFs, see
+``_macro_values``) are daily closes. FRED series (``provider = "fred"``, see ``_fred_observations``) are
+economic data at their own frequency, dated by observation period like FRED (monthly on the 1st, quarterly
+on the quarter's first day, daily on sessions except the bond market's Columbus Day and Veterans Day) and
+released through ``release_sessions`` after the series' lag: CPI inflation rises in the inflation regime,
+unemployment rises in contraction, GDP grows by regime, fed funds and the 2- and 10-year yields follow the
+rate shocks of the 10-year path, breakeven inflation moves with the inflation regime.
 
 Determinism: every random draw comes from ``numpy.random.default_rng([seed, block, stream])`` for blocks of
 ``BLOCK_SESSIONS`` sessions counted from the origin (stream 0 is the market, so that key is ``[seed, block]``;
@@ -36,23 +52,26 @@ import hashlib
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import polars as pl
 
-from sector_pipeline.calendar import sessions
+from sector_pipeline.calendar import is_session, sessions
 from sector_pipeline.errors import ConfigurationError, SourceError
 from sector_pipeline.sources.base import (
     MACRO_SCHEMA,
+    OBSERVATION_SCHEMA,
     PRICE_SCHEMA,
     REGIME_SCHEMA,
     empty_macro,
     empty_prices,
+    observation_window,
+    release_sessions,
+    split_by_provider,
 )
 from sector_pipeline.universe import (
     DIMENSIONS,
-    MACRO_KINDS,
     Instrument,
     MacroSeries,
     Universe,
@@ -111,6 +130,14 @@ CAP_WEIGHTS: dict[str, float] = {
     "XLK": 0.28, "XLF": 0.13, "XLV": 0.12, "XLY": 0.10, "XLC": 0.09, "XLI": 0.08,
     "XLP": 0.06, "XLE": 0.04, "XLU": 0.025, "XLRE": 0.025, "XLB": 0.025,
 }
+
+# Annual dividend yields, roughly the funds' 2010s averages: utilities, energy and real estate pay most,
+# technology, discretionary and communication least. A ticker not listed yields the market's 1.8%.
+DIVIDEND_YIELDS: dict[str, float] = {
+    "SPY": 0.018, "XLK": 0.012, "XLC": 0.009, "XLY": 0.012, "XLF": 0.019, "XLI": 0.020, "XLB": 0.020,
+    "XLE": 0.032, "XLV": 0.016, "XLP": 0.026, "XLU": 0.034, "XLRE": 0.032,
+}
+DEFAULT_DIVIDEND_YIELD = 0.018
 
 _LOADINGS = np.array([REGIME_PROFILES[g].loadings for g in REGIMES])  # (regime, dimension)
 # Drifts use the loadings centred over the regimes (all equally likely): the regime decides who leads, and no
@@ -250,6 +277,35 @@ def _bars(ticker: str, returns: np.ndarray, inception: dt.date, core: _Core, see
 
 
 @lru_cache(maxsize=8)
+def _ex_dividend_positions(calendar: str, n_blocks: int) -> np.ndarray:
+    """Positions (in the generated sessions) of the quarterly ex-dividend sessions.
+
+    The first session on or after the Monday after the third Friday of March, June, September and December.
+    Positions depend only on the calendar, never on the requested range.
+    """
+    dates = _first_sessions(calendar, n_blocks * BLOCK_SESSIONS)
+    first, last = dates[0].astype(dt.date), dates[-1].astype(dt.date)
+    targets = []
+    for year in range(first.year, last.year + 1):
+        for month in (3, 6, 9, 12):
+            fifteenth = dt.date(year, month, 15)  # the third Friday is the first Friday on/after the 15th
+            third_friday = fifteenth + dt.timedelta(days=(4 - fifteenth.weekday()) % 7)
+            targets.append(np.datetime64(third_friday + dt.timedelta(days=3), "D"))
+    positions = np.searchsorted(dates, np.array(targets))
+    return np.unique(positions[(positions > 0) & (positions < len(dates))])
+
+
+def _dividends(ticker: str, close: np.ndarray, inception_at: int, positions: np.ndarray) -> np.ndarray:
+    """Cash dividend per share on each session (0 on most): a quarter of the annual yield times the
+    previous close, rounded to 1/10000 of a dollar; none before the instrument has a previous close."""
+    amounts = np.zeros(len(close))
+    paying = positions[positions > inception_at]
+    quarterly = DIVIDEND_YIELDS.get(ticker, DEFAULT_DIVIDEND_YIELD) / 4
+    amounts[paying] = np.round(quarterly * close[paying - 1], 4)
+    return amounts
+
+
+@lru_cache(maxsize=8)
 def _price_path(universe: Universe, seed: int, calendar: str, n_blocks: int) -> dict[str, _Bars]:
     """Bars of the benchmark and every sector of the universe over the whole generated path."""
     core = _core(seed, calendar, n_blocks)
@@ -347,33 +403,204 @@ def _yield_level(series: MacroSeries, core: _Core, noise: np.ndarray) -> np.ndar
 
 @lru_cache(maxsize=64)
 def _macro_values(series: MacroSeries, seed: int, calendar: str, n_blocks: int) -> np.ndarray:
-    """Daily values of one macro series over the whole generated path, chosen by kind and known ticker."""
+    """Daily values of one market macro series over the whole generated path, by kind and known ticker."""
     core = _core(seed, calendar, n_blocks)
     noise = _draws(seed, n_blocks, _stream_key("macro:" + series.ticker), 1)[:, 0]
-    if series.kind == "yield_pct":
+    if series.kind in ("yield_pct", "rate_pct"):
         return _yield_level(series, core, noise)
-    if series.kind == "index":
+    if series.kind in ("index", "level"):
         return _index_level(series, core, noise)
-    return _traded_price(series, core, noise)  # kind "price", checked by fetch_macro
+    return _traded_price(series, core, noise)  # kind "price"
+
+
+# --- FRED-like economic series ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EconomyProfile:
+    """How the economic series behave during a spell of one regime."""
+
+    cpi_inflation_pct: float  # CPI change per month, percent
+    unemployment_drift_pp: float  # unemployment rate change per month, percentage points
+    production_growth_pct: float  # industrial production change per month, percent
+    gdp_growth_pct: float  # nominal GDP change per quarter, percent
+    curve_10y_2y_pp: float  # equilibrium 10-year minus 2-year yield, percentage points
+    breakeven_pct: float  # equilibrium 10-year breakeven inflation, percent
+
+
+# Rising rates flatten the curve until it inverts (the 2y prices the hikes), contraction and risk-off
+# steepen it (cuts); inflation lifts CPI, breakevens and nominal GDP; contraction lifts unemployment and cuts
+# production. Over the five regimes (equally frequent by construction) CPI rises ~2.5% a year, production
+# ~1.4% and nominal GDP ~3.2%.
+ECONOMY_PROFILES: dict[str, EconomyProfile] = {
+    "expansion":    EconomyProfile(0.18, -0.08, +0.50, +1.3, 1.0, 2.1),
+    "contraction":  EconomyProfile(0.05, +0.30, -0.40, -0.6, 1.8, 1.3),
+    "rising_rates": EconomyProfile(0.22, -0.03, +0.30, +1.2, -0.3, 2.3),
+    "inflation":    EconomyProfile(0.50, +0.00, +0.20, +1.8, 0.4, 2.9),
+    "risk_off":     EconomyProfile(0.08, +0.08, +0.00, +0.3, 1.5, 1.1),
+}
+_UNEMPLOYMENT_ANCHOR, _UNEMPLOYMENT_RANGE = 5.0, (2.5, 15.0)
+# Start values at the origin (early 1993): CPI 142 (1982-84 = 100), unemployment 7.3%, industrial production
+# 64 (2017 = 100), nominal GDP 6,700 bn USD; the first full month / quarter starts there.
+_FRED_START = {"CPIAUCSL": 142.0, "UNRATE": 7.3, "INDPRO": 64.0, "GDP": 6700.0}
+# Decimals FRED publishes each series with.
+_FRED_DECIMALS = {"CPIAUCSL": 3, "UNRATE": 1, "INDPRO": 4, "GDP": 3, "FEDFUNDS": 2, "DGS10": 2, "DGS2": 2,
+                  "T10Y2Y": 2, "T10YIE": 2}
+
+
+def _economy_array(field: str) -> np.ndarray:
+    return np.array([getattr(ECONOMY_PROFILES[g], field) for g in REGIMES])
+
+
+def _bond_market_closed(dates: np.ndarray) -> np.ndarray:
+    """Columbus Day (second Monday of October) and Veterans Day (11 November): NYSE sessions without
+    Treasury yields."""
+    days = dates.astype(object)
+    return np.array([(d.month == 10 and d.weekday() == 0 and 8 <= d.day <= 14) or (d.month == 11 and d.day == 11)
+                     for d in days], dtype=bool)
+
+
+def _periods(dates: np.ndarray, months: int) -> tuple[np.ndarray, np.ndarray]:
+    """(first day of each whole period of `months` months in the path, session boundaries of those periods).
+
+    Periods start on months 1, 1 + months, ... Period i covers the sessions boundaries[i] to
+    boundaries[i + 1] - 1. Only whole periods are returned (the origin's period and the one still running at
+    the end of the path are left out), so a period's value never depends on how far the path reaches.
+    """
+    years = dates.astype("datetime64[Y]").astype(int) + 1970
+    month = dates.astype("datetime64[M]").astype(int) % 12
+    period = (years * 12 + month) // months
+    boundaries = np.flatnonzero(np.diff(period)) + 1  # first session of every period after the origin's
+    starts = np.array([np.datetime64(f"{q * months // 12:04d}-{q * months % 12 + 1:02d}-01", "D")
+                       for q in period[boundaries[:-1]]], dtype="datetime64[D]")
+    return starts, boundaries
+
+
+def _period_means(values: np.ndarray, boundaries: np.ndarray) -> np.ndarray:
+    """Mean of `values` over each period [boundaries[i], boundaries[i + 1])."""
+    # reduceat's last segment runs to the end of its input: cut the input at the last boundary.
+    return np.add.reduceat(values[:boundaries[-1]], boundaries[:-1]) / np.diff(boundaries)
+
+
+def _daily_rate(core: _Core, noise: np.ndarray, target_spread: np.ndarray, phi: float, vol: float,
+                floor: float) -> np.ndarray:
+    """A short rate a mean-reverting spread below the 10-year yield (which carries the rate shocks)."""
+    spread = _ar1((1 - phi) * target_spread + vol * noise, phi, float(target_spread[0]))
+    return np.maximum(core.long_yield_pct - spread, floor)
+
+
+# Series built from a growth rate per month (percent, from ECONOMY_PROFILES) and a noise per period.
+_GROWTH_MODELS = {"CPIAUCSL": ("cpi_inflation_pct", 1.0, 0.08), "INDPRO": ("production_growth_pct", 1.0, 0.3),
+                  "GDP": ("gdp_growth_pct", 1 / 3, 0.3)}  # field, factor to a monthly rate, noise per period
+
+
+def _fred_daily(series: MacroSeries, core: _Core, noise: np.ndarray, seed: int, n_blocks: int) -> np.ndarray | None:
+    """Daily values of the rate-type FRED series on every session of the path; None for series that are
+    built period by period (CPI, unemployment, production, GDP, and unknown indices and levels)."""
+    ticker, regime = series.ticker, core.regime
+    if ticker == "DGS10":
+        return core.long_yield_pct  # the same 10-year path as ^TNX
+    if ticker in ("DGS2", "T10Y2Y"):
+        two_year = _daily_rate(core, _draws(seed, n_blocks, _stream_key("fred:DGS2"), 1)[:, 0],
+                               _economy_array("curve_10y_2y_pp")[regime], 0.98, 0.03, 0.05)
+        # FRED's T10Y2Y is the difference of the two published (rounded) yields.
+        return two_year if ticker == "DGS2" else np.round(core.long_yield_pct, 2) - np.round(two_year, 2)
+    if ticker == "T10YIE":
+        target = _economy_array("breakeven_pct")[regime]
+        return _ar1(0.03 * target + 0.04 * noise, 0.97, float(target[0]))
+    if ticker == "UNRATE" or ticker in _GROWTH_MODELS:
+        return None
+    if ticker == "FEDFUNDS" or series.kind in ("rate_pct", "yield_pct"):
+        # A policy rate: a regime-dependent spread below the 10-year, like the 13-week bill.
+        return _daily_rate(core, noise, _profile_array("bill_spread_pct")[regime] + 0.1, 0.98, 0.04, 0.05)
+    if series.frequency in ("daily", "weekly"):
+        return _traded_price(series, core, noise) if series.kind == "price" else _index_level(series, core, noise)
+    return None
+
+
+@lru_cache(maxsize=64)
+def _fred_observations(series: MacroSeries, seed: int, calendar: str, n_blocks: int) -> pl.DataFrame:
+    """OBSERVATION_SCHEMA rows of one FRED-type series over the generated path, at the series' frequency.
+
+    Daily series: one value per session except the bond market's holidays. Weekly: the week's last session,
+    dated on its Friday. Monthly and quarterly: one value per whole period, dated on its first day; a rate
+    is the period's average, an index or level compounds the period's average growth rate, unemployment
+    follows its drift with mean reversion.
+    """
+    core = _core(seed, calendar, n_blocks)
+    noise = _draws(seed, n_blocks, _stream_key("fred:" + series.ticker), 2)
+    daily = _fred_daily(series, core, noise[:, 0], seed, n_blocks)
+    if series.frequency == "daily":
+        assert daily is not None, series
+        keep = ~_bond_market_closed(core.dates)
+        dates, values = core.dates[keep], daily[keep]
+    elif series.frequency == "weekly":
+        assert daily is not None, series
+        week = (core.dates.astype(int) + 3) // 7  # Monday-based week number (1970-01-01 was a Thursday)
+        last = np.append(np.diff(week) != 0, False)  # the week's last session; the running week is left out
+        dates, values = (week[last] * 7 + 1).astype("datetime64[D]"), daily[last]  # + 1: that week's Friday
+    else:
+        months = 3 if series.frequency == "quarterly" else 1
+        dates, bounds = _periods(core.dates, months)
+        first = bounds[:-1]
+        shock = noise[first, 1]  # one draw per period: its first session's
+        if daily is not None:
+            values = _period_means(daily, bounds)
+        elif series.ticker == "UNRATE" or series.kind in ("rate_pct", "yield_pct"):
+            drift = _period_means(_economy_array("unemployment_drift_pp")[core.regime], bounds) * months
+            values = np.empty(len(first))
+            level = _FRED_START.get(series.ticker, _UNEMPLOYMENT_ANCHOR)
+            for i in range(len(first)):  # a few hundred periods: a plain recursion is clear and fast enough
+                level = level + drift[i] + 0.05 * months * (_UNEMPLOYMENT_ANCHOR - level) + 0.08 * shock[i]
+                level = min(max(level, _UNEMPLOYMENT_RANGE[0]), _UNEMPLOYMENT_RANGE[1])
+                values[i] = level
+        else:
+            field, to_monthly, vol = _GROWTH_MODELS.get(
+                series.ticker, ("gdp_growth_pct", 1 / 3, 0.3) if series.kind == "level"
+                else ("production_growth_pct", 1.0, 0.3))
+            monthly_growth = _economy_array(field)[core.regime] * to_monthly
+            per_period = _period_means(monthly_growth, bounds) * months + vol * shock
+            values = _FRED_START.get(series.ticker, 100.0) * np.cumprod(1 + per_period / 100)
+    values = np.round(values, _FRED_DECIMALS.get(series.ticker, 4))
+    return pl.DataFrame({"observation_date": dates, "value": values}, schema=OBSERVATION_SCHEMA)
 
 
 class SyntheticSource:
-    """A MarketDataSource over the synthetic market of one universe and seed; rows are labelled 'synthetic'."""
+    """A MarketDataSource over the synthetic market of one universe and seed; rows are labelled 'synthetic'.
+
+    `splits` plants stock splits for tests: {ticker: [(ex-date session, new shares per old share), ...]}.
+    """
 
     name = "synthetic"
 
-    def __init__(self, universe: Universe, seed: int = 42, calendar: str = "XNYS"):
+    def __init__(self, universe: Universe, seed: int = 42, calendar: str = "XNYS",
+                 splits: Mapping[str, Sequence[tuple[dt.date, float]]] | None = None):
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ConfigurationError(f"synthetic source: seed must be a non-negative integer, got {seed!r}")
         self.universe = universe
         self.seed = seed
         self.calendar = calendar
+        self.splits = {ticker: tuple(sorted(events)) for ticker, events in (splits or {}).items()}
+        for ticker, events in self.splits.items():
+            for day, ratio in events:
+                if not is_session(day, calendar) or not ratio > 0:
+                    raise ConfigurationError(f"synthetic source: planted split of {ticker} on {day} (ratio {ratio}) "
+                                             "needs a session and a positive ratio")
 
     def _n_blocks(self, end: dt.date) -> int:
         return max(1, math.ceil(_sessions_before(end, self.calendar) / BLOCK_SESSIONS))
 
+    def _split_factors(self, ticker: str, dates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(ratio on each session, cumulative ratio of splits on or before each session)."""
+        ratio = np.ones(len(dates))
+        for day, k in self.splits.get(ticker, ()):
+            at = int(np.searchsorted(dates, np.datetime64(day, "D")))
+            if at < len(dates):
+                ratio[at] = k
+        return ratio, np.cumprod(ratio)
+
     def fetch_prices(self, instruments: Sequence[Instrument], start: dt.date, end: dt.date) -> pl.DataFrame:
-        """OHLCV rows in PRICE_SCHEMA for sessions in [start, end) on/after each instrument's inception.
+        """OHLCV rows in PRICE_SCHEMA for sessions in [start, end) on/after each instrument's inception, with
+        dividends, split ratios and fetched_on = date (each row as served on its own day).
 
         Raises SourceError for an instrument that is not in the source's universe.
         """
@@ -386,37 +613,49 @@ class SyntheticSource:
         n_blocks = self._n_blocks(end)
         bars = _price_path(self.universe, self.seed, self.calendar, n_blocks)
         dates = _core(self.seed, self.calendar, n_blocks).dates
+        ex_dividend = _ex_dividend_positions(self.calendar, n_blocks)
         parts = []
         for instrument in dict.fromkeys(instruments):
             rows = _rows(dates, start, end, instrument.inception)
             b = bars[instrument.ticker]
+            ratio, shares = self._split_factors(instrument.ticker, dates)
+            close = b.close / shares  # the traded price: after a split, per new share
+            dividend = _dividends(instrument.ticker, close, _inception_index(dates, instrument.inception),
+                                  ex_dividend)
             parts.append(pl.DataFrame({
-                "date": dates[rows], "ticker": instrument.ticker, "open": b.open[rows], "high": b.high[rows],
-                "low": b.low[rows], "close": b.close[rows], "adj_close": b.close[rows], "volume": b.volume[rows],
-                "source": self.name,
+                "date": dates[rows], "ticker": instrument.ticker, "open": (b.open / shares)[rows],
+                "high": (b.high / shares)[rows], "low": (b.low / shares)[rows], "close": close[rows],
+                "adj_close": close[rows], "volume": (b.volume * shares)[rows], "dividend": dividend[rows],
+                "split_ratio": ratio[rows], "fetched_on": dates[rows], "source": self.name,
             }, schema=PRICE_SCHEMA))
         return pl.concat(parts).sort("date", "ticker")
 
     def fetch_macro(self, series: Sequence[MacroSeries], start: dt.date, end: dt.date) -> pl.DataFrame:
-        """Rows in MACRO_SCHEMA for sessions in [start, end) on/after each series' inception.
+        """Rows in MACRO_SCHEMA with release dates in [start, end), on/after each series' inception.
 
-        Any series works: its model is chosen by ticker when the ticker is known, otherwise by kind.
+        Any series works: its model is chosen by ticker when the ticker is known, otherwise by kind (and
+        frequency for FRED series). Market series are daily closes; FRED series are released after their lag.
         """
-        odd = sorted({f"{s.series} ({s.kind})" for s in series if s.kind not in MACRO_KINDS})
-        if odd:
-            raise SourceError(f"synthetic source: unknown macro kind for {odd}, expected one of {MACRO_KINDS}")
+        market, fred = split_by_provider(series)
         if end <= max(start, SYNTHETIC_ORIGIN) or not series:
             return empty_macro()
+        parts = []
         n_blocks = self._n_blocks(end)
         dates = _core(self.seed, self.calendar, n_blocks).dates
-        parts = []
-        for s in dict.fromkeys(series):
+        for s in dict.fromkeys(market):
             rows = _rows(dates, start, end, s.inception)
             parts.append(pl.DataFrame({
-                "date": dates[rows], "series": s.series, "ticker": s.ticker,
+                "date": dates[rows], "series": s.series, "ticker": s.ticker, "observation_date": dates[rows],
                 "value": _macro_values(s, self.seed, self.calendar, n_blocks)[rows], "source": self.name,
             }, schema=MACRO_SCHEMA))
-        return pl.concat(parts).sort("date", "series")
+        # A monthly or quarterly value needs its whole period in the path: generate a quarter further.
+        fred_blocks = self._n_blocks(end + dt.timedelta(days=100))
+        for s in dict.fromkeys(fred):
+            first, stop = observation_window(s, start, end)
+            observed = _fred_observations(s, self.seed, self.calendar, fred_blocks).filter(
+                pl.col("observation_date").is_between(max(first, s.inception), stop, closed="left"))
+            parts.append(release_sessions(observed, s, self.calendar, source=self.name, start=start, end=end))
+        return pl.concat(parts).sort("date", "series") if parts else empty_macro()
 
     def regimes(self, start: dt.date, end: dt.date) -> pl.DataFrame:
         """The planted spells overlapping [start, end), in REGIME_SCHEMA, with their full start and end dates."""
