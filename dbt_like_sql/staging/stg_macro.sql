@@ -1,4 +1,4 @@
--- Validated macro series, typed; one row per (date, series).
+-- Validated macro series, typed; one row per (date the value became public, series).
 -- date_column: date
 with
 
@@ -13,7 +13,10 @@ final as (
         series,
         ticker as source_ticker,
         kind as series_kind,
+        units as series_units,
+        observation_date,
         cast(value as double) as series_value,
+        cast(max_stale_sessions as integer) as max_stale_sessions,
         source,
     from validated_macro
 )

@@ -15,9 +15,10 @@ final as (
         cast(high as double) as high_price,
         cast(low as double) as low_price,
         cast(close as double) as close_price,
-        -- a source without dividend adjustment (e.g. a csv export) falls back to the split-adjusted close
-        cast(coalesce(adj_close, close) as double) as total_return_price,
-        adj_close is null as is_total_return_estimated,
+        cast(adj_close as double) as adj_close_price,
+        cast(dividend as double) as dividend_per_share,
+        cast(split_ratio as double) as split_ratio,
+        fetched_on,
         cast(volume as double) as volume_shares,
         source,
     from validated_prices

@@ -21,6 +21,7 @@ from sector_pipeline.defs.partitions import (
 from sector_pipeline.defs.resources import MarketDataResource, WarehouseResource
 from sector_pipeline.errors import SourceError
 from sector_pipeline.ingest.load import (
+    MacroFetch,
     ValidationOutcome,
     Window,
     daily_regimes,
@@ -30,6 +31,7 @@ from sector_pipeline.ingest.load import (
     validate_macro_window,
     validate_price_window,
 )
+from sector_pipeline.ingest.validation import describe_staleness
 from sector_pipeline.ingest.schemas import (
     RawMacro,
     RawPrices,
@@ -81,16 +83,20 @@ def _window_metadata(window: Window, rows: int, source: str) -> dict[str, object
 
 
 def _ingest(context: dg.AssetExecutionContext, market_data: MarketDataResource, warehouse: WarehouseResource,
-            dates: IngestDatesResource, *, table: str, fetch: Callable[..., pl.DataFrame], key: str,
+            dates: IngestDatesResource, *, table: str, fetch: Callable[..., pl.DataFrame | MacroFetch], key: str,
             shown: int) -> dg.MaterializeResult:
     """Fetch the window from the configured source and replace it in `table` (one transaction)."""
     universe = market_data.universe()
     store = warehouse.get()
     window = _window(context, dates, universe.calendar, store.max_date(table))
     source = market_data.client(universe)
-    frame = fetch(source, universe, window)
+    fetched = fetch(source, universe, window)
+    frame, notes = (fetched.frame, fetched.unavailable) if isinstance(fetched, MacroFetch) else (fetched, {})
+    for provider, why in notes.items():
+        context.log.warning(f"provider {provider} delivered nothing (its series only warn): {why}")
     result = store.replace_windows([WindowWrite(table, frame)], window.start, window.end, run_id=context.run_id)[table]
     return dg.MaterializeResult(metadata={
+        **{f"unavailable_{provider}": why for provider, why in notes.items()},
         **_window_metadata(window, frame.height, source.name),
         "changed_dates": f"{result.changed_from} .. {result.changed_through}" if result.changed_from
         else "none (identical rows)",
@@ -171,38 +177,67 @@ def raw_universe_membership(context: dg.AssetExecutionContext, market_data: Mark
                                           "universe_file": universe.path})
 
 
-def _check_results(asset_key: dg.AssetKey, outcome_quarantined: pl.DataFrame,
-                   missing: dict[str, list[dt.date]], completeness_check: str) -> list[dg.AssetCheckResult]:
+def _quarantine_check(asset_key: dg.AssetKey, quarantined: pl.DataFrame, blocking_keys: set[str] | None = None
+                      ) -> dg.AssetCheckResult:
+    """Rejected rows: an ERROR (blocks downstream) if any belongs to a blocking key, else a WARN.
+
+    `blocking_keys` None: every key blocks (prices).
+    """
+    blocking = quarantined if blocking_keys is None else quarantined.filter(pl.col("ticker").is_in(list(blocking_keys)))
+    return dg.AssetCheckResult(
+        asset_key=asset_key,
+        check_name="no_quarantined_rows",
+        passed=quarantined.is_empty(),
+        severity=dg.AssetCheckSeverity.ERROR if blocking.height else dg.AssetCheckSeverity.WARN,
+        metadata={
+            "quarantined_rows": quarantined.height,
+            "blocking_rows": blocking.height,
+            "failing_rows": markdown_table(quarantined.select("date", "ticker", "reason", "row")),
+        },
+    )
+
+
+def _completeness_check(asset_key: dg.AssetKey, missing: dict[str, list[dt.date]]) -> dg.AssetCheckResult:
     missing_rows = [{"ticker": k, "sessions": len(v), "first": v[0], "last": v[-1]} for k, v in missing.items()]
-    return [
-        dg.AssetCheckResult(
-            asset_key=asset_key,
-            check_name="no_quarantined_rows",
-            passed=outcome_quarantined.is_empty(),
-            metadata={
-                "quarantined_rows": outcome_quarantined.height,
-                "failing_rows": markdown_table(outcome_quarantined.select("date", "ticker", "reason", "row")),
-            },
-        ),
-        dg.AssetCheckResult(
-            asset_key=asset_key,
-            check_name=completeness_check,
-            passed=not missing,
-            metadata={"missing": markdown_table(pl.DataFrame(missing_rows)) if missing_rows
-                      else dg.MetadataValue.md("_complete_")},
-        ),
-    ]
+    return dg.AssetCheckResult(
+        asset_key=asset_key,
+        check_name="all_tickers_present",
+        passed=not missing,
+        metadata={"missing": markdown_table(pl.DataFrame(missing_rows)) if missing_rows
+                  else dg.MetadataValue.md("_complete_")},
+    )
+
+
+def _freshness_check(asset_key: dg.AssetKey, stale: pl.DataFrame, note: str | None) -> dg.AssetCheckResult:
+    blocking = stale.filter(pl.col("blocks"))
+    metadata: dict[str, object] = {
+        "stale_series": markdown_table(stale) if stale.height else dg.MetadataValue.md("_every series is fresh_"),
+        "blocking_series": blocking.height,
+    }
+    if blocking.height:
+        metadata["error"] = describe_staleness(blocking)
+    if note:
+        metadata["provider_note"] = note
+    return dg.AssetCheckResult(
+        asset_key=asset_key,
+        check_name="series_fresh",
+        passed=stale.is_empty(),
+        severity=dg.AssetCheckSeverity.ERROR if blocking.height else dg.AssetCheckSeverity.WARN,
+        description=describe_staleness(stale) or None,
+        metadata=metadata,
+    )
 
 
 def _store_validated(store: Warehouse, outcome: ValidationOutcome, window: Window, *, dataset: str,
-                     asset_key: dg.AssetKey, completeness_check: str, shown: int, run_id: str,
-                     blocked: bool) -> dg.MaterializeResult:
+                     checks: list[dg.AssetCheckResult], shown: int, run_id: str,
+                     extra: dict[str, object] | None = None) -> dg.MaterializeResult:
     """Write valid rows and their quarantine in ONE transaction, and report both with the check results.
 
-    When a blocking rule failed (`blocked`), the window's valid rows are held back and only the quarantine is
-    written: what validated holds stays what every layer downstream was computed from, and a re-run after
-    the fix accepts the whole window at once.
+    When a blocking check failed (an ERROR among `checks`), the window's valid rows are held back and only the
+    quarantine is written: what validated holds stays what every layer downstream was computed from, and a
+    re-run after the fix accepts the whole window at once.
     """
+    blocked = any(not c.passed and c.severity == dg.AssetCheckSeverity.ERROR for c in checks)
     writes = [WindowWrite(QUARANTINE_TABLE, outcome.quarantined, scope={"dataset": dataset}, track_changes=False)]
     if not blocked:
         writes.insert(0, WindowWrite(f"validated.{dataset}", outcome.valid))
@@ -218,8 +253,9 @@ def _store_validated(store: Warehouse, outcome: ValidationOutcome, window: Windo
             "changed_dates": f"{changed.changed_from} .. {changed.changed_through}" if changed and changed.changed_from
             else "none",
             "preview": markdown_table(outcome.valid.tail(shown)),
+            **(extra or {}),
         },
-        check_results=_check_results(asset_key, outcome.quarantined, outcome.missing, completeness_check),
+        check_results=checks,
     )
 
 
@@ -250,9 +286,10 @@ def validated_prices(context: dg.AssetExecutionContext, config: ValidationConfig
     outcome = validate_price_window(raw, previous_close, universe, window,
                                     max_abs_move=config.max_abs_one_day_move,
                                     known_moves=universe.known_moves_frame())
-    return _store_validated(store, outcome, window, dataset="prices", asset_key=VALIDATED_PRICES,
-                            completeness_check="all_tickers_present", shown=len(universe.instruments),
-                            run_id=context.run_id, blocked=bool(outcome.quarantined.height or outcome.missing))
+    checks = [_quarantine_check(VALIDATED_PRICES, outcome.quarantined),
+              _completeness_check(VALIDATED_PRICES, outcome.missing)]
+    return _store_validated(store, outcome, window, dataset="prices", checks=checks,
+                            shown=len(universe.instruments), run_id=context.run_id)
 
 
 @dg.asset(
@@ -265,9 +302,11 @@ def validated_prices(context: dg.AssetExecutionContext, config: ValidationConfig
     metadata={"dagster/column_schema": table_schema(ValidatedMacro), "dagster/table_name": "validated.macro"},
     check_specs=[
         dg.AssetCheckSpec("no_quarantined_rows", asset=VALIDATED_MACRO, blocking=True,
-                          description="No raw macro row of the window was rejected (see validated.quarantine)"),
-        dg.AssetCheckSpec("required_series_present", asset=VALIDATED_MACRO, blocking=True,
-                          description="Every required macro series has valid values in the window"),
+                          description="No raw macro value outside its series' valid range (universe file); "
+                                      "blocks only for series with on_failure = block, warns otherwise"),
+        dg.AssetCheckSpec("series_fresh", asset=VALIDATED_MACRO, blocking=True,
+                          description="Every series has a value no older than its max_stale_sessions on every "
+                                      "session; blocks only for series with on_failure = block"),
     ],
 )
 def validated_macro(context: dg.AssetExecutionContext, market_data: MarketDataResource,
@@ -278,10 +317,19 @@ def validated_macro(context: dg.AssetExecutionContext, market_data: MarketDataRe
     window = _window(context, ingest_dates, universe.calendar, store.max_date("validated.macro"))
     start, end = window.start, window.end
     raw = store.read_window("raw.macro", start, end, schema=MACRO_SCHEMA)
-    outcome = validate_macro_window(raw, universe, window)
-    return _store_validated(store, outcome, window, dataset="macro", asset_key=VALIDATED_MACRO,
-                            completeness_check="required_series_present", shown=len(universe.macro),
-                            run_id=context.run_id, blocked=bool(outcome.quarantined.height or outcome.missing))
+    stored_last = (store.query("select series, max(date) as date from validated.macro where date < $start "
+                               "group by series", {"start": start}) if store.has_table("validated.macro")
+                   else pl.DataFrame(schema={"series": pl.String, "date": pl.Date}))
+    outcome = validate_macro_window(raw, universe, window, stored_last)
+    policies = universe.macro_series_frame()
+    blocking_series = set(policies.filter("blocks").get_column("series").to_list())
+    checks = [_quarantine_check(VALIDATED_MACRO, outcome.quarantined, blocking_series),
+              _freshness_check(VALIDATED_MACRO, outcome.stale, None)]
+    return _store_validated(store, outcome, window, dataset="macro", checks=checks, shown=len(universe.macro),
+                            run_id=context.run_id, extra={"series_policies": markdown_table(policies.select(
+                                "series", "ticker", "provider", "kind", "units", "frequency", "release_lag_days",
+                                "allow_negative", "allow_zero", "min_value", "max_value", "max_stale_sessions",
+                                "on_failure"), max_rows=40)})
 
 
 INGEST_ASSETS = [raw_prices, raw_macro, synthetic_regimes, raw_universe_membership, validated_prices,

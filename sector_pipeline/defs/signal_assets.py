@@ -25,6 +25,7 @@ from sector_pipeline.defs.incremental import (
 from sector_pipeline.defs.metadata import markdown_table
 from sector_pipeline.defs.partitions import single_run
 from sector_pipeline.defs.resources import MarketDataResource, WarehouseResource
+from sector_pipeline.ingest.total_return import daily_total_returns, total_return_index
 from sector_pipeline.notify import post_alerts
 from sector_pipeline.signals import alerts as alerts_mod
 from sector_pipeline.signals.config import AlertConfig, FeatureConfig, RankingConfig, SentimentConfig
@@ -35,6 +36,7 @@ from sector_pipeline.signals.sentiment import sentiment_contributions, sentiment
 from sector_pipeline.signals.sri import macro_lookback_dates, macro_regime, sector_rotation_index
 
 STG_PRICES = "staging.stg_prices"
+TOTAL_RETURNS = "intermediate.int_total_returns"
 FEATURES = "signals.features"
 RANKINGS = "signals.sector_rankings"
 SCORES = "signals.sentiment_scores"
@@ -81,7 +83,36 @@ class AlertWebhookResource(dg.ConfigurableResource):
     """Only alerts dated within this many days of today are sent, so a history backfill does not flood the hook."""
 
 
-FEATURE_INPUTS = [Input(STG_PRICES, rows=FeatureConfig().lookback_rows)]
+TOTAL_RETURN_INPUTS = [Input(STG_PRICES, rows=1)]
+TOTAL_RETURN_COLUMNS = ("date", "ticker", "close_price", "volume_shares", "total_return_1d", "total_return_price",
+                        "is_total_return_estimated", "total_return_method", "source")
+
+
+@incremental_asset(TOTAL_RETURNS, inputs=TOTAL_RETURN_INPUTS, group="intermediate")
+def total_returns(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Daily total returns from closes, dividends and splits on one basis, and each ticker's total-return index."""
+
+    def compute(run: Run) -> dict[str, pl.LazyFrame]:
+        prices = run.inputs[STG_PRICES].rename({"close_price": "close", "adj_close_price": "adj_close",
+                                                "dividend_per_share": "dividend"})
+        # Every split ever stored: a split outside the read window still sets the basis of later downloads.
+        splits = run.store.query(f"select ticker, date, split_ratio from {STG_PRICES} "
+                                 "where split_ratio is not null and split_ratio <> 1")
+        returns = daily_total_returns(prices, splits=splits.lazy())
+        indexed = total_return_index(returns.filter(pl.col("date") >= run.start), previous=run.previous)
+        return {TOTAL_RETURNS: indexed.rename({"close": "close_price"}).select(TOTAL_RETURN_COLUMNS)}
+
+    outcome = run_incremental(warehouse.get(), outputs=[TOTAL_RETURNS], inputs=TOTAL_RETURN_INPUTS,
+                              state=Input(TOTAL_RETURNS, rows=1), compute=compute, context=context)
+    frame = outcome.frames.get(TOTAL_RETURNS)
+    extra = {}
+    if frame is not None and frame.height:
+        extra["methods"] = markdown_table(frame.group_by("total_return_method", "is_total_return_estimated").len()
+                                          .sort("total_return_method"))
+    return dg.MaterializeResult(metadata=outcome_metadata(context, outcome, TOTAL_RETURNS, **extra))
+
+
+FEATURE_INPUTS = [Input(TOTAL_RETURNS, rows=FeatureConfig().lookback_rows)]
 FEATURE_STATE = Input(FEATURES, rows=1)
 
 
@@ -92,7 +123,7 @@ def features(context: dg.AssetExecutionContext, market_data: MarketDataResource,
     benchmark = market_data.universe().benchmark.ticker
 
     def compute(run: Run) -> dict[str, pl.LazyFrame]:
-        return {FEATURES: compute_features(run.inputs[STG_PRICES], benchmark=benchmark, previous=run.previous,
+        return {FEATURES: compute_features(run.inputs[TOTAL_RETURNS], benchmark=benchmark, previous=run.previous,
                                            start=run.start)}
 
     outcome = run_incremental(warehouse.get(), outputs=[FEATURES], inputs=FEATURE_INPUTS, state=FEATURE_STATE,
@@ -215,7 +246,7 @@ def sector_rotation_index_asset(context: dg.AssetExecutionContext, market_data: 
         context, outcome, SRI, preview=frame.sort("date", "sri_rank", nulls_last=True) if frame is not None else None))
 
 
-ROTATION_INPUTS = [Input(STG_PRICES, rows=rotation_lookback_sessions())]
+ROTATION_INPUTS = [Input(TOTAL_RETURNS, rows=rotation_lookback_sessions())]
 
 
 @incremental_asset(ROTATION, inputs=ROTATION_INPUTS)
@@ -225,7 +256,7 @@ def relative_rotation_asset(context: dg.AssetExecutionContext, market_data: Mark
     universe = market_data.universe()
 
     def compute(run: Run) -> dict[str, pl.LazyFrame]:
-        prices = run.inputs[STG_PRICES]
+        prices = run.inputs[TOTAL_RETURNS]
         rotation = relative_rotation(prices, benchmark=universe.benchmark.ticker)
         last = prices.select(pl.col("date").max()).collect().item()
         # A weekly row dated before its week's last session is provisional (it moves when the week goes on):
@@ -238,5 +269,5 @@ def relative_rotation_asset(context: dg.AssetExecutionContext, market_data: Mark
     return dg.MaterializeResult(metadata=outcome_metadata(context, outcome, ROTATION))
 
 
-SIGNAL_ASSETS = [features, sector_rankings, sentiment, alerts, macro_regime_asset, sector_rotation_index_asset,
+SIGNAL_ASSETS = [total_returns, features, sector_rankings, sentiment, alerts, macro_regime_asset, sector_rotation_index_asset,
                  relative_rotation_asset]

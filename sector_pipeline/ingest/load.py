@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
+import logging
+
 from sector_pipeline.calendar import sessions
+from sector_pipeline.errors import SourceError
 from sector_pipeline.ingest.validation import (
+    STALENESS_SCHEMA,
     drop_before_inception,
     expected_rows,
-    missing_required_series,
     missing_rows,
     require_complete,
-    require_macro_series,
+    stale_series,
     validate_macro,
     validate_prices,
 )
@@ -23,8 +26,11 @@ from sector_pipeline.sources.base import (
     PRICE_SCHEMA,
     REGIME_SCHEMA,
     MarketDataSource,
+    split_by_provider,
 )
 from sector_pipeline.universe import Universe
+
+logger = logging.getLogger(__name__)
 
 REGIME_DAILY_SCHEMA = {"date": pl.Date(), "regime_id": pl.Int64(), "regime": pl.String(), "source": pl.String()}
 
@@ -61,15 +67,36 @@ def fetch_prices(source: MarketDataSource, universe: Universe, window: Window) -
     return frame.select(list(PRICE_SCHEMA)).cast(PRICE_SCHEMA).sort("date", "ticker")  # type: ignore[arg-type]
 
 
-def fetch_macro(source: MarketDataSource, universe: Universe, window: Window) -> pl.DataFrame:
-    """Raw macro series of the window; a required series entirely absent raises MissingDataError."""
+@dataclass(frozen=True)
+class MacroFetch:
+    frame: pl.DataFrame
+    unavailable: dict[str, str]  # provider -> why it delivered nothing (only providers whose series all warn)
+
+
+def fetch_macro(source: MarketDataSource, universe: Universe, window: Window) -> MacroFetch:
+    """Raw macro series of the window, as received; whether they are complete enough is validation's call.
+
+    Each provider is asked on its own: FRED being down must not cost the market-implied series, and when
+    every FRED series only warns (the default), its outage is reported, not fatal.
+    """
     if not window.sessions or not universe.macro:
-        return pl.DataFrame(schema=MACRO_SCHEMA)
-    frame = source.fetch_macro(universe.macro, window.start, window.end)
+        return MacroFetch(pl.DataFrame(schema=MACRO_SCHEMA), {})
+    frames, unavailable = [], {}
+    for group in split_by_provider(universe.macro):
+        if not group:
+            continue
+        try:
+            frames.append(source.fetch_macro(group, window.start, window.end))
+        except SourceError as exc:
+            if any(s.blocks for s in group):
+                raise
+            logger.warning("macro provider %s delivered nothing: %s", group[0].provider, exc)
+            unavailable[group[0].provider] = str(exc)
+    frame = pl.concat([f.select(list(MACRO_SCHEMA)).cast(MACRO_SCHEMA) for f in frames]) if frames \
+        else pl.DataFrame(schema=MACRO_SCHEMA)  # type: ignore[arg-type]
     frame = frame.filter(pl.col("date").is_in(list(window.sessions)))
     frame = drop_before_inception(frame, {m.series: m.inception for m in universe.macro}, key="series")
-    require_macro_series(frame, universe.macro, list(window.sessions))
-    return frame.select(list(MACRO_SCHEMA)).cast(MACRO_SCHEMA).sort("date", "series")  # type: ignore[arg-type]
+    return MacroFetch(frame.sort("date", "series"), unavailable)
 
 
 def daily_regimes(spells: pl.DataFrame, window: Window, source: str) -> pl.DataFrame:
@@ -90,6 +117,8 @@ class ValidationOutcome:
     valid: pl.DataFrame
     quarantined: pl.DataFrame
     missing: dict[str, list[dt.date]]  # expected (ticker -> sessions) with no valid row
+    # macro series past their staleness bound on some session of the window
+    stale: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=STALENESS_SCHEMA))
 
 
 def validate_price_window(raw: pl.DataFrame, previous_close: pl.DataFrame, universe: Universe, window: Window,
@@ -99,9 +128,18 @@ def validate_price_window(raw: pl.DataFrame, previous_close: pl.DataFrame, unive
     return ValidationOutcome(valid, quarantined, missing)
 
 
-def validate_macro_window(raw: pl.DataFrame, universe: Universe, window: Window) -> ValidationOutcome:
-    valid, quarantined = validate_macro(raw, universe.macro)
-    return ValidationOutcome(valid, quarantined, missing_required_series(valid, universe.macro, window.sessions))
+def validate_macro_window(raw: pl.DataFrame, universe: Universe, window: Window, stored_last: pl.DataFrame
+                          ) -> ValidationOutcome:
+    """Range rules per series, then staleness: `stored_last` = (series, date) of each series' last stored value."""
+    valid, quarantined = validate_macro(raw, universe.macro_series_frame())
+    if window.sessions:
+        oldest = stored_last.get_column("date").min() if stored_last.height else None
+        first = min(oldest, window.sessions[0]) if oldest else window.sessions[0]
+        stale = stale_series(valid, stored_last, universe.macro, window.sessions,
+                             sessions(first, window.end, universe.calendar))
+    else:
+        stale = pl.DataFrame(schema=STALENESS_SCHEMA)
+    return ValidationOutcome(valid, quarantined, {}, stale)
 
 
 UNIVERSE_MEMBERSHIP_SCHEMA = {

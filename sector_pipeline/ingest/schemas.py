@@ -12,6 +12,8 @@ from typing import Optional
 import pandera.polars as pa
 import polars as pl
 
+from sector_pipeline.universe import MACRO_KINDS
+
 
 class RawPrices(pa.DataFrameModel):
     """Daily OHLCV as received from the source: values may be missing or wrong, nothing is dropped."""
@@ -24,6 +26,9 @@ class RawPrices(pa.DataFrameModel):
     close: Optional[float] = pa.Field(nullable=True, description="Closing price, split-adjusted (Yahoo 'Close')")
     adj_close: Optional[float] = pa.Field(nullable=True, description="Close adjusted for splits and dividends")
     volume: Optional[float] = pa.Field(nullable=True, description="Shares traded")
+    dividend: Optional[float] = pa.Field(nullable=True, description="Cash dividend per share going ex on this date")
+    split_ratio: Optional[float] = pa.Field(nullable=True, description="New shares per old share on a split's ex-date")
+    fetched_on: Optional[dt.date] = pa.Field(nullable=True, description="Download date (Yahoo's Close is split-adjusted as of it)")
     source: str = pa.Field(description="Data source that produced the row: yfinance, csv or synthetic")
 
 
@@ -39,6 +44,11 @@ class ValidatedPrices(pa.DataFrameModel):
     adj_close: Optional[float] = pa.Field(gt=0, nullable=True,
                                           description="Close adjusted for splits and dividends; null if the source has none")
     volume: Optional[float] = pa.Field(ge=0, nullable=True, description="Shares traded, >= 0 (zero-volume days are real)")
+    dividend: Optional[float] = pa.Field(ge=0, nullable=True,
+                                         description="Cash dividend per share going ex on this date; 0 none, null unknown")
+    split_ratio: Optional[float] = pa.Field(gt=0, nullable=True,
+                                            description="New shares per old share on a split's ex-date; 1 none, null unknown")
+    fetched_on: Optional[dt.date] = pa.Field(nullable=True, description="Download date: the basis of a split-adjusted close")
     source: str = pa.Field(description="Data source that produced the row")
 
     class Config:
@@ -75,32 +85,56 @@ class PriceMoveFrame(ValidatedPrices):
 
 
 class RawMacro(pa.DataFrameModel):
-    """Daily macro series (market-implied) as received: one close per series and session."""
+    """Macro series as received: one value per series and session it became public."""
 
-    date: dt.date = pa.Field(description="Trading session (exchange local date)")
+    date: dt.date = pa.Field(description="Session the value became public (the observation date for market series)")
     series: str = pa.Field(description="Series name from the universe file, e.g. us10y_yield_pct")
-    ticker: str = pa.Field(description="Source ticker of the series, e.g. ^TNX")
-    value: Optional[float] = pa.Field(nullable=True, description="Daily close of the series")
+    ticker: str = pa.Field(description="The provider's id of the series, e.g. ^TNX or CPIAUCSL")
+    observation_date: dt.date = pa.Field(description="The period the value describes (FRED's observation date)")
+    value: Optional[float] = pa.Field(nullable=True, description="The series' value (a market series' daily close)")
     source: str = pa.Field(description="Data source that produced the row")
 
 
 class ValidatedMacro(pa.DataFrameModel):
-    """Macro series values that passed the rules of their kind; one row per (date, series)."""
+    """Macro values inside their series' valid range (universe file); one row per (date, series)."""
 
-    date: dt.date = pa.Field(description="Trading session (exchange local date)")
+    date: dt.date = pa.Field(description="Session the value became public")
     series: str = pa.Field(description="Series name from the universe file")
-    ticker: str = pa.Field(description="Source ticker of the series")
-    kind: str = pa.Field(isin=["price", "yield_pct", "index"],
-                         description="price and index must be > 0; yield_pct may be zero or negative")
-    value: float = pa.Field(description="Daily close of the series, never null or NaN")
+    ticker: str = pa.Field(description="The provider's id of the series")
+    kind: str = pa.Field(isin=list(MACRO_KINDS), description="price, yield_pct, index, rate_pct or level")
+    units: str = pa.Field(description="Units of the value, from the universe file")
+    observation_date: dt.date = pa.Field(description="The period the value describes")
+    value: float = pa.Field(description="The value, never null or NaN, within the series' valid range")
+    max_stale_sessions: int = pa.Field(ge=0, description="Sessions the value may be carried forward over gaps")
     source: str = pa.Field(description="Data source that produced the row")
 
     class Config:
         unique = ["date", "series"]
 
+
+class MacroRangeFrame(ValidatedMacro):
+    """Validated macro rows plus the series' range policy (dropped after validation)."""
+
+    allow_negative: bool = pa.Field(description="The series may be negative (futures, yields, spreads)")
+    allow_zero: bool = pa.Field(description="The series may be exactly zero")
+    min_value: Optional[float] = pa.Field(nullable=True, description="Lowest plausible value")
+    max_value: Optional[float] = pa.Field(nullable=True, description="Highest plausible value")
+
+    # Check method names are the quarantine reasons: keep them readable.
     @pa.dataframe_check
-    def positive_unless_yield(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select((pl.col("kind") == "yield_pct") | (pl.col("value") > 0))
+    def negative_allowed_for_series(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col("allow_negative") | (pl.col("value") >= 0))
+
+    @pa.dataframe_check
+    def zero_allowed_for_series(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col("allow_zero") | (pl.col("value") != 0))
+
+    @pa.dataframe_check
+    def within_series_bounds(cls, data: pa.PolarsData) -> pl.LazyFrame:
+        value = pl.col("value")
+        return data.lazyframe.select(
+            (pl.col("min_value").is_null() | (value >= pl.col("min_value")))
+            & (pl.col("max_value").is_null() | (value <= pl.col("max_value"))))
 
 
 class Quarantine(pa.DataFrameModel):

@@ -111,3 +111,27 @@ def daily_total_returns(prices: pl.LazyFrame, *, splits: pl.LazyFrame | None = N
                       .alias("is_total_return_estimated"))
         .drop("__close_prev", "__adj_prev", "__fetched_prev", "__shares", "__shares_prev")
     )
+
+
+def total_return_index(returns: pl.LazyFrame, *, previous: pl.DataFrame | None = None) -> pl.LazyFrame:
+    """`returns` (daily_total_returns rows) with total_return_price: each ticker's total-return index.
+
+    The index starts at the ticker's first close and compounds total_return_1d: p_t = p_(t-1) * (1 + r_t).
+    `previous` (date, ticker, total_return_price): each ticker's stored index of its last session before the
+    rows given; it is put in front of the new factors, so the running product continues with exactly the
+    multiplications a run over the whole history performs (bit for bit). A ticker without a stored value starts
+    from its first close here.
+    """
+    factor = (pl.when(pl.col("total_return_1d").is_null()).then(pl.col("close"))
+              .otherwise(1.0 + pl.col("total_return_1d")))
+    frame = returns.with_columns(factor.alias("__factor"), pl.lit(False).alias("__seed"))
+    if previous is not None and previous.height:
+        seeds = previous.lazy().select("date", "ticker", pl.col("total_return_price").alias("__factor"),
+                                       pl.lit(True).alias("__seed"))
+        frame = pl.concat([frame, seeds], how="diagonal_relaxed")
+    return (
+        frame.sort("ticker", "date")
+        .with_columns(pl.col("__factor").cum_prod().over("ticker").alias("total_return_price"))
+        .filter(~pl.col("__seed"))
+        .drop("__factor", "__seed")
+    )

@@ -14,6 +14,7 @@ import polars as pl
 
 from sector_pipeline.errors import MissingDataError
 from sector_pipeline.ingest.schemas import (
+    MacroRangeFrame,
     PriceMoveFrame,
     Quarantine,
     ValidatedMacro,
@@ -99,11 +100,20 @@ def validate_prices(raw: pl.DataFrame, previous_close: pl.DataFrame, *, max_abs_
     return _split(frame, PriceMoveFrame.to_schema(), dataset="prices", key="ticker", keep=PRICE_COLUMNS)
 
 
-def validate_macro(raw: pl.DataFrame, series: Sequence[MacroSeries]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Validate raw macro rows; returns (validated rows with their kind, quarantined rows with reasons)."""
-    kinds = pl.DataFrame({"series": [s.series for s in series], "kind": [s.kind for s in series]})
-    frame = raw.join(kinds, on="series", how="left").with_columns(pl.col("kind").fill_null("unknown"))
-    return _split(frame, ValidatedMacro.to_schema(), dataset="macro", key="series", keep=MACRO_COLUMNS)
+_POLICY_COLUMNS = ("kind", "units", "max_stale_sessions", "allow_negative", "allow_zero", "min_value", "max_value")
+
+
+def validate_macro(raw: pl.DataFrame, policies: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Validate raw macro rows against their series' range (universe file); (validated rows, quarantined rows).
+
+    `policies`: Universe.macro_series_frame(). A series may be negative or zero only where its entry says so
+    (WTI settled at -37.63 on 2020-04-20; bill yields sat at 0), and must lie within its bounds.
+    """
+    frame = raw.join(policies.select("series", *_POLICY_COLUMNS), on="series", how="left").with_columns(
+        pl.col("kind").fill_null("unknown"), pl.col("units").fill_null(""),
+        pl.col("max_stale_sessions").fill_null(0), pl.col("allow_negative").fill_null(False),
+        pl.col("allow_zero").fill_null(False))
+    return _split(frame, MacroRangeFrame.to_schema(), dataset="macro", key="series", keep=MACRO_COLUMNS)
 
 
 def drop_before_inception(frame: pl.DataFrame, inception: Mapping[str, dt.date], key: str = "ticker") -> pl.DataFrame:
@@ -141,27 +151,63 @@ def require_complete(frame: pl.DataFrame, instruments: Sequence[Instrument], ses
         raise MissingDataError(missing, "prices")
 
 
-def missing_required_series(frame: pl.DataFrame, series: Sequence[MacroSeries],
-                            sessions: Sequence[dt.date]) -> dict[str, list[dt.date]]:
-    """{series: [sessions]} for each required series with no row at all in a window it should cover.
+STALENESS_SCHEMA = {"series": pl.String(), "blocks": pl.Boolean(), "max_stale_sessions": pl.Int64(),
+                    "first_stale": pl.Date(), "last_stale": pl.Date(), "stale_sessions": pl.UInt32(),
+                    "last_observed": pl.Date()}
 
-    Single missing sessions are tolerated (futures and index calendars differ from NYSE's); a series
-    that is entirely absent means the source dropped it.
+
+def stale_series(valid: pl.DataFrame, stored_last: pl.DataFrame, series: Sequence[MacroSeries],
+                 sessions: Sequence[dt.date], calendar_sessions: Sequence[dt.date]) -> pl.DataFrame:
+    """Series whose latest value is older than their staleness bound on some session of the window.
+
+    valid: the window's validated rows (date, series); stored_last: (series, date) of each series' last stored
+    valid row before the window; calendar_sessions: every session from the oldest of those dates to the window's
+    end, to count ages in sessions. A value observed on session o is still usable on session d while
+    d - o <= max_stale_sessions (sessions); a series with no value since its inception is stale from its
+    inception on. One row per stale series (STALENESS_SCHEMA), whatever the window's length: a one-session
+    nightly and a year-long backfill judge each session the same way.
     """
-    present = set(frame.get_column("series").unique().to_list()) if frame.height else set()
-    return {
-        s.series: [d for d in sessions if d >= s.inception]
-        for s in series
-        if s.required and s.series not in present and any(d >= s.inception for d in sessions)
-    }
+    if not sessions or not series:
+        return pl.DataFrame(schema=STALENESS_SCHEMA)
+    policy = pl.DataFrame(
+        [{"series": s.series, "blocks": s.blocks, "max_stale_sessions": s.max_stale_sessions,
+          "inception": s.inception, "end": s.end} for s in series],
+        schema={"series": pl.String, "blocks": pl.Boolean, "max_stale_sessions": pl.Int64, "inception": pl.Date,
+                "end": pl.Date})
+    index = pl.DataFrame({"date": list(calendar_sessions)}, schema={"date": pl.Date}).with_row_index("position")
+    grid = (pl.DataFrame({"date": list(sessions)}, schema={"date": pl.Date}).join(policy, how="cross")
+            .filter((pl.col("date") >= pl.col("inception")) & (pl.col("end").is_null() | (pl.col("date") <= pl.col("end")))))
+    observed = pl.concat([valid.select("series", pl.col("date").alias("observed")),
+                          stored_last.select("series", pl.col("date").alias("observed"))]).unique().sort("observed")
+    aged = (
+        grid.sort("date")
+        .join_asof(observed, left_on="date", right_on="observed", by="series", strategy="backward",
+                   check_sortedness=False)  # both sides sorted just above
+        .join(index.rename({"position": "at"}), on="date", how="left")
+        .join(index.rename({"date": "observed", "position": "observed_at"}), on="observed", how="left")
+        .with_columns(stale=pl.col("observed").is_null()
+                      | ((pl.col("at") - pl.col("observed_at")).cast(pl.Int64) > pl.col("max_stale_sessions")))
+    )
+    return (
+        aged.filter("stale")
+        .group_by("series", "blocks", "max_stale_sessions")
+        .agg(first_stale=pl.col("date").min(), last_stale=pl.col("date").max(),
+             stale_sessions=pl.len(), last_observed=pl.col("observed").max())
+        .sort("series")
+        .cast(STALENESS_SCHEMA)  # type: ignore[arg-type]
+        .select(list(STALENESS_SCHEMA))
+    )
 
 
-def require_macro_series(frame: pl.DataFrame, series: Sequence[MacroSeries], sessions: Sequence[dt.date]) -> None:
-    """Raise MissingDataError naming each required macro series the source left out entirely."""
-    missing = missing_required_series(frame, series, sessions)
-    if missing:
-        raise MissingDataError(missing, "macro series")
+def describe_staleness(stale: pl.DataFrame) -> str:
+    """One readable sentence per stale series, for errors and the UI."""
+    parts = []
+    for row in stale.iter_rows(named=True):
+        since = f"last value {row['last_observed']}" if row["last_observed"] else "no value since its inception"
+        parts.append(f"{row['series']}: {since}, stale on {row['stale_sessions']} session(s) "
+                     f"{row['first_stale']} .. {row['last_stale']} (bound {row['max_stale_sessions']} sessions)")
+    return "; ".join(parts)
 
 
 __all__ = ["validate_prices", "validate_macro", "drop_before_inception", "expected_rows", "missing_rows",
-           "require_complete", "require_macro_series", "missing_required_series", "QUARANTINE_SCHEMA", "Quarantine"]
+           "require_complete", "stale_series", "describe_staleness", "QUARANTINE_SCHEMA", "Quarantine"]

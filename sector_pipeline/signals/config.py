@@ -27,6 +27,7 @@ FEATURE_COLUMNS = (
     "relative_volume_20d",            # volume / mean volume of the 20 previous sessions
     "up_volume_ratio_20d",            # volume on up days / total volume, over the last 20 sessions
     "is_warming_up",                  # fewer sessions than the ranking windows need (see FeatureConfig)
+    "is_total_return_estimated",      # the day's total return had no dividend information (price return only)
     # State of Wilder's smoothing, stored so a run continues the recursion from the last stored session
     # instead of replaying the ticker's whole history.
     "rsi_average_gain_14",

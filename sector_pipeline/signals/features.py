@@ -76,6 +76,7 @@ def feature_columns(config: FeatureConfig = FeatureConfig()) -> tuple[str, ...]:
         f"relative_volume_{config.volume_window}d",
         f"up_volume_ratio_{config.volume_window}d",
         "is_warming_up",
+        "is_total_return_estimated",
         f"rsi_average_gain_{config.rsi_window}",
         f"rsi_average_loss_{config.rsi_window}",
     )
@@ -137,9 +138,12 @@ def compute_features(prices: pl.LazyFrame, *, benchmark: str, config: FeatureCon
               if has_previous else pl.LazyFrame(schema={_TICKER: pl.String, "_previous_sessions": pl.Int64}))
 
     # Per-ticker order first: every window below reads the ticker's rows in date order.
+    if "is_total_return_estimated" not in prices.collect_schema().names():
+        prices = prices.with_columns(pl.lit(False).alias("is_total_return_estimated"))
     base = (
         prices
-        .select("date", "ticker", "close_price", "total_return_price", "volume_shares", "source")
+        .select("date", "ticker", "close_price", "total_return_price", "volume_shares", "is_total_return_estimated",
+                "source")
         .sort(_TICKER, "date")
         .with_columns(
             position_in(_TICKER).alias("_position"),
