@@ -82,12 +82,35 @@ def test_weekly_rotation_rows_are_stored_for_completed_weeks_only(one_run):
 def test_each_signal_asset_shows_its_latest_table(one_run):
     _, result = one_run
     metadata = {e.asset_key.to_user_string(): e.materialization.metadata
-                for e in result.get_asset_materialization_events() if e.partition == LAST.isoformat()}
+                for e in result.get_asset_materialization_events() if e.partition is None}
     for name in ("features", "sector_rankings", "sentiment_scores", "sector_rotation_index", "relative_rotation"):
         md = metadata[f"signals/{name}"]["latest"].value
         assert md.startswith("| date | ticker |") or md.startswith("| date | dimension |"), name
         assert "2024-02-22" in md
     assert "| tier | len |" in metadata["signals/alerts"]["by_tier"].value
+
+
+def test_a_nightly_run_reads_a_bounded_number_of_rows(one_run, tmp_path):
+    """The night after the range: each asset reads its declared lookback and its new date, not the history."""
+    import shutil
+
+    path, _ = one_run
+    copy = tmp_path / "night.duckdb"
+    shutil.copy(path, copy)
+    night = D(2024, 2, 23)
+    result = run_range(definitions(copy), night, night, selection=THROUGH_SIGNALS)
+    assert result.success
+    meta = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
+    assert meta["signals/features"]["recomputed_from"].value == "2024-02-23"
+    # one new session: 12 feature rows in, 12 ranking rows; the cross-sectional stages read that date only
+    assert meta["signals/sector_rankings"]["rows_read"].value == 12
+    assert meta["signals/sector_rankings"]["rows_written"].value == 11
+    assert meta["signals/sector_rotation_index"]["rows_read"].value == 12 + 11 + 4
+    # features: each ticker's stored lookback (at most 260 sessions: all of them here) and the new row, plus
+    # its own last stored row as state
+    stored = Warehouse(path).query("select count(distinct date) from intermediate.int_total_returns").item()
+    assert stored < 260
+    assert meta["signals/features"]["rows_read"].value == 12 * (stored + 1) + 12
 
 
 class _Hook(BaseHTTPRequestHandler):

@@ -23,6 +23,7 @@ import polars as pl
 
 from sector_pipeline.signals.config import DIMENSIONS, SentimentConfig
 from sector_pipeline.signals.cross_section import cross_section_stats
+from sector_pipeline.signals.windows import exact_ratio
 
 # Seed 004's readings, per dimension: (above +band, below -band).
 INTERPRETATIONS: dict[str, tuple[str, str]] = {
@@ -61,7 +62,8 @@ def sentiment_contributions(rankings: pl.LazyFrame, characteristics: pl.DataFram
     sign = pl.when(pl.col("group") == "leader").then(1.0).otherwise(-1.0)
     return (
         ranked.join(chars, on="ticker", how="inner")
-        .with_columns(contribution=sign * pl.col("weight") * pl.col("characteristic") / (2 * pl.col("weight_total")))
+        .with_columns(contribution=exact_ratio(sign * pl.col("weight") * pl.col("characteristic"),
+                                               2 * pl.col("weight_total")))
         .select("date", "dimension", "ticker", "rank", "group", "weight", "characteristic", "contribution")
         .sort("date", "dimension", "rank")
     )
