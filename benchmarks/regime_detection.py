@@ -36,9 +36,14 @@ def evaluate(seed: int, start: dt.date = dt.date(1999, 1, 4), end: dt.date = dt.
     rankings = rank_sectors(features, sectors=[s.ticker for s in universe.sectors])
     scores = sentiment_scores(sentiment_contributions(rankings, universe.characteristics()),
                               tickers=[s.ticker for s in universe.sectors]).collect()
-    alerts = detect_alerts(scores.lazy(), rankings, universe.characteristics()).collect()
+    alerts = detect_alerts(scores.lazy(), rankings, universe.characteristics()).alerts.collect()
     regimes = daily_regimes(source.regimes(start, end), window, source.name)
     report = regime_detection(scores, alerts, regimes)
+    # HIGH alerts read 10-session means of scores built on 60-session performance: they come weeks after a
+    # switch, so detection is also measured over 60 sessions (docs/signals.md)
+    later = regime_detection(scores, alerts, regimes, horizon=60)
+    report.update({f"{name}_60": later[name] for name in ("high_detection", "high_false_alarm", "high_detection_chance")
+                   if name in later})
     for tier, count in alerts.group_by("tier").len().iter_rows():
         report[f"alerts_{tier}"] = float(count)
     return report

@@ -8,7 +8,9 @@ Figures, over the sessions where the sentiment scores exist:
   `flight_to_safety_outside`: share of those alerts dated outside any risk_off spell (and outside both
   risk_off and contraction, where defensives also lead);
 - `high_detection`: share of regime switches followed by a HIGH alert within `horizon` sessions (the switch
-  session included); `high_false_alarm`: share of HIGH alerts that follow no switch within `horizon` sessions.
+  session included); `high_false_alarm`: share of HIGH alerts that follow no switch within `horizon` sessions;
+  `high_detection_chance`: the detection as many alert days spread at random would reach,
+  1 - (1 - alert days / scored sessions) ** horizon: the bar `high_detection` has to clear to mean anything.
 """
 
 from __future__ import annotations
@@ -56,4 +58,6 @@ def regime_detection(scores: pl.DataFrame, alerts: pl.DataFrame, regimes: pl.Dat
         false = [h for h in high if not any(s <= h < s + horizon for s in switches)]
         report["high_false_alarm"] = len(false) / len(high)
         report["high_alert_days"] = float(len(high))
+        report["high_detection_chance"] = 1 - (1 - len(high) / scored.height) ** horizon
     return report
+
