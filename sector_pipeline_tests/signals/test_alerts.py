@@ -17,9 +17,7 @@ from sector_pipeline.signals.alerts import (
     rotation_velocity,
 )
 from sector_pipeline.signals.config import AlertConfig
-from sector_pipeline.signals.features import compute_features
-from sector_pipeline.signals.rankings import rank_sectors
-from sector_pipeline.signals.sentiment import sentiment_contributions, sentiment_scores
+from sector_pipeline.signals.evaluation import as_staging, sentiment_signals
 from sector_pipeline.sources.synthetic import SyntheticSource
 
 DAYS = sessions(dt.date(2023, 1, 3), dt.date(2024, 12, 31))
@@ -147,14 +145,9 @@ def detect_in_chunks(scores: pl.DataFrame, rankings: pl.DataFrame, characteristi
 
 @pytest.fixture(scope="module")
 def synthetic(universe):
-    source = SyntheticSource(universe, seed=5)
-    prices = source.fetch_prices(universe.instruments, dt.date(2012, 1, 3), dt.date(2016, 12, 30)).select(
-        "date", "ticker", pl.col("close").alias("close_price"), pl.col("adj_close").alias("total_return_price"),
-        pl.col("volume").alias("volume_shares"), "source")
-    sectors = [s.ticker for s in universe.sectors]
-    rankings = rank_sectors(compute_features(prices.lazy(), benchmark="SPY"), sectors=sectors).collect()
-    scores = sentiment_scores(sentiment_contributions(rankings.lazy(), universe.characteristics()),
-                              tickers=sectors).collect()
+    prices = SyntheticSource(universe, seed=5).fetch_prices(universe.instruments, dt.date(2012, 1, 3),
+                                                            dt.date(2016, 12, 30))
+    rankings, _, scores = sentiment_signals(as_staging(prices), universe)
     return scores, rankings, universe.characteristics()
 
 
@@ -168,7 +161,8 @@ def test_chunks_continue_the_full_history_bit_for_bit(synthetic, starts):
     full_alerts, full_conditions = full.alerts.collect(), full.conditions.collect()
     first = scores.get_column("date").min()
     alerts, conditions = detect_in_chunks(scores, rankings, characteristics, [first, *starts])
-    assert full_alerts.height > 20 and full_conditions.height == scores.height // 4 * 9  # 4 extreme, 4 regime, 1 flight per date
+    # per date: 4 extreme-reading, 4 regime-change and 1 flight-to-safety conditions
+    assert full_alerts.height > 20 and full_conditions.height == scores.height // 4 * 9
     assert alerts.equals(full_alerts) and conditions.equals(full_conditions)
     # and a chunk that starts with a condition on, inside a cool-down
     on = full_conditions.filter(pl.col("is_on") & (pl.col("date") > dt.date(2013, 1, 1))).item(0, "date")

@@ -7,9 +7,7 @@ import pytest
 
 from benchmarks.regime_detection import evaluate
 from sector_pipeline.calendar import sessions
-from sector_pipeline.signals.features import compute_features
-from sector_pipeline.signals.rankings import rank_sectors
-from sector_pipeline.signals.sentiment import sentiment_contributions, sentiment_scores
+from sector_pipeline.signals.evaluation import as_staging, sentiment_signals
 from sector_pipeline.sources.synthetic import SyntheticSource
 
 
@@ -33,14 +31,9 @@ def test_planted_regimes_are_found(seed):
 
 @pytest.fixture(scope="module")
 def signals(universe):
-    source = SyntheticSource(universe, seed=11)
-    prices = source.fetch_prices(universe.instruments, dt.date(2014, 1, 2), dt.date(2019, 12, 31)).select(
-        "date", "ticker", pl.col("close").alias("close_price"), pl.col("adj_close").alias("total_return_price"),
-        pl.col("volume").alias("volume_shares"), "source")
-    features = compute_features(prices.lazy(), benchmark="SPY")
-    rankings = rank_sectors(features, sectors=[s.ticker for s in universe.sectors]).collect()
-    scores = sentiment_scores(sentiment_contributions(rankings.lazy(), universe.characteristics()),
-                              tickers=[s.ticker for s in universe.sectors]).collect()
+    prices = SyntheticSource(universe, seed=11).fetch_prices(universe.instruments, dt.date(2014, 1, 2),
+                                                             dt.date(2019, 12, 31))
+    rankings, _, scores = sentiment_signals(as_staging(prices), universe)
     return rankings, scores
 
 
