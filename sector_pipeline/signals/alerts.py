@@ -1,21 +1,22 @@
 """Three-tier alerts (seed 004), raised on the day their condition starts, not on every day it holds.
 
 Every score-based rule reads m(t), the mean of the dimension's daily score over the last S sessions
-(`smoothing_sessions`, 10): the daily score jumps whenever two sectors swap places around the leader and
-laggard groups, and the seed's rules applied to it fired ~86 times a year on real data.
+(`smoothing_sessions`, 9): the daily score jumps whenever two sectors swap places around the leader and
+laggard groups, and the seed's rules applied to it fired 126 CRITICAL and HIGH alerts a year on real data.
 
 CRITICAL  extreme_reading    m > +extreme (0.6), or m < -extreme, on a dimension
 CRITICAL  flight_to_safety   risk m < flight_to_safety (-0.6) AND at least `defensive_leaders` (2) of the
                              `leader_ranks` (3) best-ranked sectors are defensive (cycle characteristic < 0)
-HIGH      regime_change      d = m(t) - m(t - 20 sessions) beyond +-regime_change (0.4) AND m(t) beyond the
-                             reading band (0.3) in the same direction: the change lands in a regime
+HIGH      regime_change      d = m(t) - m(t - 20 sessions) beyond +-regime_change (0.4) AND m(t) beyond
+                             +-regime_band (0.35) in the same direction: the change lands in a regime
 MEDIUM    rotation_velocity  rotation velocity above its trailing 90th percentile
 
 A condition (per alert type, dimension and direction) is a hysteresis latch: on when its test holds, off
 once its value is back inside the threshold by `hysteresis` (0.1), held in between. It starts on the day the
 latch turns on in a direction. The start raises an alert unless the same condition (same type, dimension and
-direction) also started within the previous C sessions (cool-down: `critical_cooldown_sessions` for CRITICAL,
-`high_cooldown_sessions` for HIGH); a condition that keeps switching on and off is one episode, one alert.
+direction) also started within the previous C sessions (cool-down: `critical_cooldown_sessions`, 120, for
+CRITICAL, `high_cooldown_sessions`, 60, for HIGH); a condition that keeps switching on and off is one episode,
+one alert.
 A reversal (the other direction) is never muted.
 
 Rotation velocity (how fast the ranking reshuffles), per date t:

@@ -65,24 +65,24 @@ def test_flight_to_safety_needs_defensive_leaders():
     assert alerts_of({"risk": risk}, cyclical_first).filter(alert_type="flight_to_safety").is_empty()
 
 
-def test_regime_change_compares_ten_session_means_twenty_sessions_apart():
-    rates = [0.0] * 30 + [0.45] * 30
+def test_regime_change_compares_nine_session_means_twenty_sessions_apart():
+    rates = [0.0] * 30 + [0.5] * 30
     change = alerts_of({"rates": rates}).filter(alert_type="regime_change")
     assert change.select("date", "tier", "dimension", "threshold").rows() == [(DAYS[30], "HIGH", "rates", 0.4)]
-    assert change.item(0, "value") == pytest.approx(0.45)
-    # default: 10-session means, so the step shows as 0.045 more each session: above 0.4 on its ninth
+    assert change.item(0, "value") == pytest.approx(0.5)
+    # default: 9-session means, so the step shows as 0.5 / 9 more each session: above 0.4 on its eighth session
     smoothed = alerts_of({"rates": rates}, config=AlertConfig()).filter(alert_type="regime_change")
-    assert smoothed.select("date").to_series().to_list() == [DAYS[38]]
-    assert smoothed.item(0, "value") == pytest.approx(0.405, abs=1e-12)
-    assert smoothed.item(0, "message") == "Regime change: Rates moved 0.41 in 20 sessions, to 0.41 (10-session mean)"
+    assert smoothed.select("date").to_series().to_list() == [DAYS[37]]
+    assert smoothed.item(0, "value") == pytest.approx(4 / 9, abs=1e-12)
+    assert smoothed.item(0, "message") == "Regime change: Rates moved 0.44 in 20 sessions, to 0.44 (9-session mean)"
 
 
 def test_regime_change_must_land_beyond_the_band():
     # -0.45 in 20 sessions, but from +0.2 to -0.25: two neutral readings, no regime change
     neutral = alerts_of({"cycle": [0.2] * 25 + [-0.25] * 25}).filter(alert_type="regime_change")
     assert neutral.is_empty()
-    landed = alerts_of({"cycle": [0.2] * 25 + [-0.35] * 25}).filter(alert_type="regime_change")
-    assert landed.select("date", "value", "threshold").rows() == [(DAYS[25], pytest.approx(-0.55), -0.4)]
+    landed = alerts_of({"cycle": [0.2] * 25 + [-0.4] * 25}).filter(alert_type="regime_change")
+    assert landed.select("date", "value", "threshold").rows() == [(DAYS[25], pytest.approx(-0.6), -0.4)]
     seed = alerts_of({"cycle": [0.2] * 25 + [-0.25] * 25}, config=replace(RAW, regime_band=None))
     assert seed.filter(alert_type="regime_change").get_column("date").to_list() == [DAYS[25]]
 

@@ -37,18 +37,20 @@ def test_alerts_stay_within_budget_on_the_whole_sample_and_each_half(real):
     _, _, scores, alerts, _ = real
     whole = alert_rates(alerts, sessions_of(scores))
     assert whole["years"] == pytest.approx(20.73, abs=0.005)  # 5,223 sessions, 1999-03-31 .. 2019-12-31
-    assert whole["critical_per_year"] == pytest.approx(4.1, abs=0.05) and whole["critical_max_year"] == 8
-    assert whole["high_per_year"] == pytest.approx(8.0, abs=0.05) and whole["high_max_year"] == 11
+    assert whole["critical_per_year"] == pytest.approx(3.5, abs=0.05) and whole["critical_max_year"] == 6
+    assert whole["high_per_year"] == pytest.approx(9.1, abs=0.05) and whole["high_max_year"] == 13
     assert whole["medium_per_year"] == pytest.approx(5.4, abs=0.05) and whole["medium_max_year"] == 8
     for first, last in ((1999, 2009), (2010, 2019)):
+        # within 80 % of the budget on each half: the margin of the calibration rule (docs/signals.md)
         half = alert_rates(alerts, sessions_of(scores, first, last))
-        assert half["critical_per_year"] <= 6 and half["critical_max_year"] <= 12 and half["high_per_year"] <= 12
+        assert half["critical_per_year"] <= 4.8 and half["critical_max_year"] <= 12 and half["high_per_year"] <= 9.6
     per_year = alerts_per_year(alerts, range(1999, 2020))
-    assert per_year.filter(year=2016).row(0) == (2016, 5, 9, 8)  # calm 2016: 44 CRITICAL under the seed's rules
-    assert per_year.filter(year=2013).row(0) == (2013, 8, 11, 6)  # the worst CRITICAL year
+    assert per_year.filter(year=2016).row(0) == (2016, 3, 12, 8)  # calm 2016: 44 CRITICAL under the seed's rules
+    assert per_year.filter(year=2012).row(0) == (2012, 6, 9, 4)  # the most CRITICAL
+    assert per_year.filter(year=2005).row(0) == (2005, 4, 13, 7)  # the most HIGH (with 2009)
 
 
-def test_eight_of_the_eleven_documented_turns_are_caught_within_twenty_sessions(real):
+def test_nine_of_the_eleven_documented_turns_are_caught_within_twenty_sessions(real):
     _, _, scores, alerts, _ = real
     turns = turn_detection(alerts, sessions_of(scores))
     assert turns.height == len(KNOWN_TURNS) == 11
@@ -56,18 +58,20 @@ def test_eight_of_the_eleven_documented_turns_are_caught_within_twenty_sessions(
               for t in turns.iter_rows(named=True) if t["alert_date"] is not None}
     assert caught == {
         "2000-03 tech peak": (dt.date(2000, 4, 26), 20, "regime_change", "risk"),
-        "2002-10 bear-market low": (dt.date(2002, 10, 28), 12, "regime_change", "cycle"),
+        "2002-10 bear-market low": (dt.date(2002, 10, 25), 11, "regime_change", "risk"),
+        "2008-09 Lehman": (dt.date(2008, 10, 8), 17, "regime_change", "cycle"),
         "2009-03 low": (dt.date(2009, 3, 23), 9, "regime_change", "risk"),
-        "2011-08 downgrade": (dt.date(2011, 8, 11), 3, "extreme_reading", "cycle"),
-        "2013-05 taper tantrum": (dt.date(2013, 5, 20), 11, "regime_change", "rates"),
-        "2015-08 devaluation": (dt.date(2015, 8, 24), 9, "regime_change", "risk"),
+        "2011-08 downgrade": (dt.date(2011, 8, 8), 0, "regime_change", "risk"),
+        "2013-05 taper tantrum": (dt.date(2013, 5, 21), 12, "regime_change", "rates"),
+        "2015-08 devaluation": (dt.date(2015, 8, 21), 8, "regime_change", "risk"),
         "2016-11 reflation": (dt.date(2016, 11, 16), 5, "extreme_reading", "rates"),
         "2018-Q4 sell-off": (dt.date(2018, 10, 19), 20, "extreme_reading", "cycle"),
     }
-    # missed (docs/signals.md says why): the 2007 top's cycle turn falls in the cool-down of the August 2007
-    # one; after Lehman the ranking turned defensive only 20-30 sessions later; in February 2018 it never did
+    # missed (docs/signals.md says why): the 2007 top's cycle turn (10-30, 14 sessions in) started 54 sessions
+    # after August 2007's, inside the cool-down, and risk turned 25 sessions in; in February 2018 the ranking
+    # never turned defensive
     missed = set(turns.get_column("turn")) - set(caught)
-    assert missed == {"2007-10 top", "2008-09 Lehman", "2018-02 volatility spike"}
+    assert missed == {"2007-10 top", "2018-02 volatility spike"}
 
 
 def test_known_turns_are_dated_by_the_closing_extremes_in_the_data(realdata_dir):
@@ -103,7 +107,7 @@ def test_chunks_continue_the_full_history_bit_for_bit(real, universe, starts):
     chunk_alerts, chunk_conditions = detect_in_chunks(scores, rankings, universe.characteristics(),
                                                       [first, *starts])
     assert chunk_alerts.equals(alerts) and chunk_conditions.equals(conditions)
-    assert alerts.height == 363 and conditions.height == 5223 * 9
+    assert alerts.height == 372 and conditions.height == 5223 * 9
 
 
 def test_readings_agree_with_the_sign_and_the_leading_sectors(real):
