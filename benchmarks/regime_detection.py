@@ -26,9 +26,10 @@ def evaluate(seed: int, start: dt.date = dt.date(1999, 1, 4), end: dt.date = dt.
     window = Window.of(start, end)
     rankings, _, scores = sentiment_signals(as_staging(source.fetch_prices(universe.instruments, start, end)),
                                             universe)
-    alerts = detect_alerts(scores.lazy(), rankings.lazy(), universe.characteristics()).alerts.collect()
+    frames = detect_alerts(scores.lazy(), rankings.lazy(), universe.characteristics())
+    alerts, conditions = frames.alerts.collect(), frames.conditions.collect()
     regimes = daily_regimes(source.regimes(start, end), window, source.name)
-    report = regime_detection(scores, alerts, regimes)
+    report = regime_detection(scores, alerts, regimes, conditions=conditions)
     # HIGH alerts read 10-session means of scores built on 60-session performance: they come weeks after a
     # switch, so detection is also measured over 60 sessions (docs/signals.md)
     later = regime_detection(scores, alerts, regimes, horizon=60)

@@ -5,6 +5,8 @@ Figures, over the sessions where the sentiment scores exist:
   expected direction (expansion: cycle > +0.3; contraction: cycle < -0.3; risk_off: risk < -0.3;
   rising_rates: rates > +0.3; inflation: inflation > +0.3);
 - `flight_to_safety_spells`: share of risk_off spells with at least one flight-to-safety alert inside;
+  `flight_to_safety_condition_spells` (when the alert conditions are given): share of risk_off spells in
+  which the flight-to-safety condition holds on at least one session, alert raised or muted by the cool-down;
   `flight_to_safety_outside`: share of those alerts dated outside any risk_off spell (and outside both
   risk_off and contraction, where defensives also lead);
 - `high_detection`: share of regime switches followed by a HIGH alert within `horizon` sessions (the switch
@@ -36,8 +38,9 @@ EXPECTED_READINGS = {
 
 
 def regime_detection(scores: pl.DataFrame, alerts: pl.DataFrame, regimes: pl.DataFrame, *, band: float = 0.3,
-                     horizon: int = 20) -> dict[str, float]:
-    """`regimes`: one row per session (date, regime_id, regime) as stored in raw.synthetic_regimes."""
+                     horizon: int = 20, conditions: pl.DataFrame | None = None) -> dict[str, float]:
+    """`regimes`: one row per session (date, regime_id, regime) as stored in raw.synthetic_regimes;
+    `conditions`: the alert conditions (signals.alerts.CONDITION_SCHEMA), optional."""
     days = regimes.sort("date").with_row_index("session")
     scored = scores.pivot(on="dimension", index="date", values="score").join(days, on="date", how="inner")
     report: dict[str, float] = {}
@@ -52,6 +55,11 @@ def regime_detection(scores: pl.DataFrame, alerts: pl.DataFrame, regimes: pl.Dat
     caught = set(flights.filter(pl.col("regime") == "risk_off").get_column("regime_id").to_list())
     if scored_spells:
         report["flight_to_safety_spells"] = len(caught & scored_spells) / len(scored_spells)
+        if conditions is not None:
+            held = (conditions.filter((pl.col("alert_type") == "flight_to_safety") & pl.col("is_on"))
+                    .join(days, on="date", how="inner").filter(pl.col("regime") == "risk_off"))
+            report["flight_to_safety_condition_spells"] = (
+                len(set(held.get_column("regime_id").to_list()) & scored_spells) / len(scored_spells))
     if flights.height:
         report["flight_to_safety_outside"] = flights.filter(pl.col("regime") != "risk_off").height / flights.height
         report["flight_to_safety_outside_risk_off_and_contraction"] = flights.filter(
