@@ -104,8 +104,9 @@ _AFTER_HIGH = "first session after the closing high of {} in the data"
 _AFTER_LOW = "first session after the closing low of {} in the data"
 _NEWS = "first session that traded on the news"
 
-# Dated before any alert was calibrated, by one rule: a top or low by the closing extreme of the market that
-# turned (SPY; XLK for the technology peak; the 10-year yield for the taper tantrum), a shock by its news day.
+# Dated by one rule: a top or low by the closing extreme of the market that turned (SPY; XLK for the technology
+# peak; the 10-year yield for the taper tantrum), a shock by its news day (docs/signals.md says how the rule
+# came about).
 # Expected dimensions: an equity sell-off or rally moves risk appetite and the economic cycle in its direction;
 # the taper tantrum is a rates turn; the 2016 reflation trade moved rates, inflation and the cycle up.
 KNOWN_TURNS: tuple[KnownTurn, ...] = (
