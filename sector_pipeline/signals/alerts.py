@@ -136,11 +136,11 @@ def _score_conditions(scores: pl.LazyFrame, rankings: pl.LazyFrame, characterist
             off=(m >= config.flight_to_safety + h) | ~defensives_lead,
         )
     )
-    band = -1.0 if config.regime_band is None else config.regime_band  # every score is >= -1
+    band = config.regime_band
     regime = readings.with_columns(
         alert_type=pl.lit("regime_change"), value=change, threshold=pl.lit(config.regime_change),
-        on_up=(change > config.regime_change) & (m > band),
-        on_down=(change < -config.regime_change) & (m < -band),
+        on_up=(change > config.regime_change) & (pl.lit(True) if band is None else m > band),
+        on_down=(change < -config.regime_change) & (pl.lit(True) if band is None else m < -band),
         off=change.abs() <= config.regime_change - h,
     )
     columns = ["date", "alert_type", "dimension", "label", "reading", "value", "threshold",
@@ -182,16 +182,17 @@ def _latched(conditions: pl.LazyFrame, previous: pl.LazyFrame | None, config: Al
     tier_cooldown = (pl.when(pl.col("alert_type") == "regime_change").then(config.high_cooldown_sessions)
                      .otherwise(config.critical_cooldown_sessions))
 
+    def starts(direction: int) -> pl.Expr:
+        return (pl.col("side") == direction) & (before != direction) & ~pl.col("is_seed")
+
     def since(direction: int, stored: str) -> pl.Expr:
         # Index of the last start in this direction (a seed row stands for a start `stored` sessions before it).
-        started = (pl.col("side") == direction) & (before != direction) & ~pl.col("is_seed")
-        anchor = pl.when(started).then(index).when(pl.col("is_seed")).then(index - pl.col(stored))
+        anchor = pl.when(starts(direction)).then(index).when(pl.col("is_seed")).then(index - pl.col(stored))
         return (index - anchor.forward_fill().over(_KEY)).cast(pl.Int32)
 
     def fires(direction: int, counter: str) -> pl.Expr:
-        started = (pl.col("side") == direction) & (before != direction) & ~pl.col("is_seed")
         gap = pl.col(counter).shift(1).over(_KEY) + 1  # sessions since the previous start in this direction
-        return started & (gap.is_null() | (gap > tier_cooldown))
+        return starts(direction) & (gap.is_null() | (gap > tier_cooldown))
 
     return (
         frame.with_columns(side=side.cast(pl.Int8))

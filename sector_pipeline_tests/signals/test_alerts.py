@@ -164,8 +164,10 @@ def test_chunks_continue_the_full_history_bit_for_bit(synthetic, starts):
     # per date: 4 extreme-reading, 4 regime-change and 1 flight-to-safety conditions
     assert full_alerts.height > 20 and full_conditions.height == scores.height // 4 * 9
     assert alerts.equals(full_alerts) and conditions.equals(full_conditions)
-    # and a chunk that starts with a condition on, inside a cool-down
-    on = full_conditions.filter(pl.col("is_on") & (pl.col("date") > dt.date(2013, 1, 1))).item(0, "date")
+    # and chunks that start on a day a condition holds, the day after it started (inside its cool-down)
+    held = full_conditions.filter(pl.col("is_on") & (pl.col("sessions_since_up") == 1)
+                                  & (pl.col("date") > dt.date(2013, 1, 1)))
+    on = held.item(0, "date")
     alerts, conditions = detect_in_chunks(scores, rankings, characteristics, [first, on])
     assert alerts.equals(full_alerts) and conditions.equals(full_conditions)
 
