@@ -223,7 +223,8 @@ def _freshness_check(asset_key: dg.AssetKey, stale: pl.DataFrame, note: str | No
         check_name="series_fresh",
         passed=stale.is_empty(),
         severity=dg.AssetCheckSeverity.ERROR if blocking.height else dg.AssetCheckSeverity.WARN,
-        description=describe_staleness(stale) or None,
+        # the headline names what blocks; the warning-only series are in the metadata table
+        description=describe_staleness(blocking if blocking.height else stale) or None,
         metadata=metadata,
     )
 
