@@ -77,16 +77,23 @@ def test_a_range_materializes_every_asset_in_one_run(tmp_path, universe):
     assert "cpi_index" in stale and "us10y_yield_pct" not in stale
 
 
-def test_holiday_partition_succeeds_with_zero_rows_and_says_so(tmp_path):
+def test_a_holiday_run_succeeds_with_zero_rows_and_keeps_the_last_preview(tmp_path):
     path = tmp_path / "w.duckdb"
-    result = run_range(definitions(path), D(2024, 12, 25), D(2024, 12, 25), selection=THROUGH_INTERMEDIATE)
+    defs, instance = definitions(path), dg.DagsterInstance.ephemeral()
+    assert run_range(defs, D(2024, 12, 23), D(2024, 12, 24), selection=THROUGH_INTERMEDIATE, instance=instance).success
+    result = run_range(defs, D(2024, 12, 25), D(2024, 12, 25), selection=THROUGH_INTERMEDIATE, instance=instance)
     assert result.success
     events = {e.asset_key.to_user_string(): e.materialization.metadata
               for e in result.get_asset_materialization_events()}
     assert events["raw/prices"]["dagster/row_count"].value == 0
     assert "market holiday" in events["raw/prices"]["note"].value
     assert events["raw/prices"]["market_holidays"].value == "2024-12-25"
-    assert Warehouse(path).query("select count(*) as n from raw.prices").item() == 0
+    # what the UI shows is still the last real session's rows, with the reason nothing came
+    assert "2024-12-24" in events["raw/prices"]["preview"].value
+    assert "2024-12-24" in events["validated/prices"]["preview"].value
+    assert "holiday" in events["validated/prices"]["note"].value
+    assert "no input changed" in events["staging/stg_prices"]["status"].value
+    assert Warehouse(path).query("select max(date) from raw.prices").item() == D(2024, 12, 24)
 
 
 def test_rerun_and_day_by_day_give_identical_tables(tmp_path):
