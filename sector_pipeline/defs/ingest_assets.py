@@ -38,7 +38,8 @@ from sector_pipeline.ingest.load import (
     validate_macro_window,
     validate_price_window,
 )
-from sector_pipeline.ingest.validation import describe_staleness
+from sector_pipeline.defs.run_config import run_config_class
+from sector_pipeline.ingest.validation import PriceRules, describe_staleness
 from sector_pipeline.ingest.schemas import (
     RawMacro,
     RawPrices,
@@ -57,11 +58,8 @@ VALIDATED_MACRO = dg.AssetKey(["validated", "macro"])
 QUARANTINE_TABLE = "validated.quarantine"
 
 
-class ValidationConfig(dg.Config):
-    """Tunable validation rules."""
-
-    max_abs_one_day_move: float = 0.25
-    """Largest plausible close-to-close move of an ETF in one session (fraction); real sector SPDRs peaked at 0.17."""
+ValidationConfig = run_config_class(PriceRules, name="ValidationConfig",
+                                    description="Tunable validation rules of prices (ingest/validation.py PriceRules).")
 
 
 def _window(context: dg.AssetExecutionContext, dates: IngestDatesResource, calendar: str,

@@ -7,7 +7,6 @@ number of rows and a range computed in one run equals the same dates computed ni
 
 
 import datetime as dt
-from typing import Optional
 
 import dagster as dg
 import polars as pl
@@ -24,6 +23,7 @@ from sector_pipeline.defs.incremental import (
 from sector_pipeline.defs.metadata import markdown_table
 from sector_pipeline.defs.partitions import single_run
 from sector_pipeline.defs.resources import MarketDataResource, WarehouseResource
+from sector_pipeline.defs.run_config import run_config_class
 from sector_pipeline.ingest.total_return import daily_total_returns, total_return_index
 from sector_pipeline.signals import alerts as alerts_mod
 from sector_pipeline.signals.alerts import alert_lookback_sessions
@@ -47,30 +47,12 @@ SRI = "signals.sector_rotation_index"
 ROTATION = "signals.relative_rotation"
 
 
-class RankingWeights(dg.Config):
-    """Weights of the 5/20/60-session relative performance z-scores in the composite score."""
-
-    weight_5d: float = 0.25
-    weight_20d: float = 0.35
-    weight_60d: float = 0.40
-
-    def to_config(self) -> RankingConfig:
-        return RankingConfig(weights={5: self.weight_5d, 20: self.weight_20d, 60: self.weight_60d})
-
-
-class AlertThresholds(dg.Config):
-    """Thresholds of the three alert tiers (seed 004 defaults)."""
-
-    extreme: float = 0.6
-    flight_to_safety: float = -0.6
-    regime_change: float = 0.4
-    regime_change_sessions: int = 20
-    velocity_percentile: float = 0.9
-
-    def to_config(self) -> AlertConfig:
-        return AlertConfig(extreme=self.extreme, flight_to_safety=self.flight_to_safety,
-                           regime_change=self.regime_change, regime_change_sessions=self.regime_change_sessions,
-                           velocity_percentile=self.velocity_percentile)
+RankingWeights = run_config_class(
+    RankingConfig, name="RankingWeights", key_names={"weights": lambda window: f"weight_{window}d"},
+    description="Weights of the 5/20/60-session relative performance z-scores in the composite score.")
+AlertThresholds = run_config_class(
+    AlertConfig, name="AlertThresholds",
+    description="Alert rules: the seed's thresholds, smoothing, band, hysteresis and cool-downs (docs/signals.md).")
 
 
 TOTAL_RETURN_INPUTS = [Input(STG_PRICES, rows=1)]
