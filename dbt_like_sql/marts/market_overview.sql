@@ -55,8 +55,10 @@ ranked as (
     select
         date,
         max(ranked_sectors) as sectors_ranked,
-        string_agg(ticker, ', ' order by rank) filter (where rank <= 3) as leaders,
-        string_agg(ticker, ', ' order by rank desc) filter (where rank > ranked_sectors - 3) as laggards,
+        -- the top and bottom thirds (at least one): vocabulary.leader_count
+        string_agg(ticker, ', ' order by rank) filter (where rank <= greatest(1, ranked_sectors // 3)) as leaders,
+        string_agg(ticker, ', ' order by rank desc)
+            filter (where rank > ranked_sectors - greatest(1, ranked_sectors // 3)) as laggards,
     from rankings
     where is_ranked
     group by date

@@ -29,6 +29,7 @@ from sector_pipeline.sources.base import (
     split_by_provider,
 )
 from sector_pipeline.universe import Universe
+from sector_pipeline.vocabulary import DIMENSIONS
 
 logger = logging.getLogger(__name__)
 
@@ -161,7 +162,7 @@ def universe_membership(universe: Universe, window: Window) -> pl.DataFrame:
         {"date": day, "ticker": item.ticker, "name": item.name,
          "role": "sector" if item.ticker in chars else "benchmark",
          **{d: getattr(chars[item.ticker], d) if item.ticker in chars else None
-            for d in ("cycle", "rates", "inflation", "risk")},
+            for d in DIMENSIONS},
          "universe": universe.name}
         for day in window.sessions for item in universe.instruments if day >= item.inception
     ]
