@@ -37,6 +37,7 @@ from pydantic import Field
 from sector_pipeline import __version__
 from sector_pipeline.errors import SectorPipelineError
 from sector_pipeline.publish import MANIFEST, PUBLISHED_DB
+from sector_pipeline.report.marts import skill_reading
 from sector_pipeline.settings import PREFIX, Settings
 
 logger = logging.getLogger(__name__)
@@ -65,10 +66,6 @@ DECIMALS = 6   # floats are rounded to 6 decimal places: far below any meaningfu
 MAX_ARGUMENTS_CHARS = 2_000
 MAX_TOOL_NAME_CHARS = 64
 SHOWN_CHARS = 40          # at most this much of a rejected value is quoted back in a message
-# A t-statistic counts as evidence of skill only with at least this many non-overlapping periods (a year of
-# 20-session periods); fewer is reported as too few to tell skill from luck.
-MIN_SKILL_PERIODS = 12
-SKILL_T_STAT = 2.0
 # Valid dates of any argument: beyond these a date is a typo (0001-01-01), not a question about the data.
 FIRST_DATE, LAST_DATE = dt.date(1900, 1, 1), dt.date(2199, 12, 31)
 LATEST_WORDS = ("latest", "today")
@@ -280,7 +277,7 @@ class _Reader:
         if model is not None:
             block["as_of"] = model["as_of"]
             block["horizon_sessions"] = model["horizon_sessions"]
-        block["reading"] = skill_reading(model)
+        block["reading"] = skill_reading(model and model["non_overlapping_periods"], model and model["ic_t_stat"])
         return block
 
 
@@ -288,22 +285,6 @@ def _skill_figures(row: dict[str, Any] | None) -> dict[str, Any] | None:
     if row is None:
         return None
     return {k: row[k] for k in ("ic_mean", "ic_t_stat", "non_overlapping_periods", "hit_rate")}
-
-
-def skill_reading(model: dict[str, Any] | None) -> str:
-    """One sentence on what the measured skill allows one to say, for humans and agents alike."""
-    if model is None or not model.get("non_overlapping_periods"):
-        return ("no out-of-sample skill measured yet: prediction_strength is an untested model output, not a "
-                "forecast")
-    periods, t_stat = int(model["non_overlapping_periods"]), model.get("ic_t_stat")
-    if periods < MIN_SKILL_PERIODS or t_stat is None:
-        return (f"only {periods} non-overlapping period(s) evaluated (fewer than {MIN_SKILL_PERIODS}): too few "
-                "to tell skill from luck; treat prediction_strength as a hypothesis, not a forecast")
-    if t_stat < SKILL_T_STAT:
-        return (f"IC t-stat {t_stat:.2f} < {SKILL_T_STAT:g} over {periods} non-overlapping periods: not "
-                "distinguishable from no skill; treat prediction_strength as a hypothesis, not a forecast")
-    return (f"IC t-stat {t_stat:.2f} >= {SKILL_T_STAT:g} over {periods} non-overlapping periods: positive "
-            "out-of-sample rank skill so far (past skill, not a guarantee; compare with the momentum baseline)")
 
 
 class PublishedMarts:

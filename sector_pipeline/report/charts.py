@@ -1,6 +1,6 @@
 """The report's other pictures: sentiment gauges with their ±0.3 bands, and the relative rotation graph.
 
-Pure functions, frames in, PNG bytes out; no Dagster.
+Pure functions, frames in, PNG bytes out; no Dagster. matplotlib is imported when a picture is drawn.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ import textwrap
 
 import numpy as np
 import polars as pl
-from matplotlib import patheffects
-from matplotlib.patches import Rectangle
 
 from sector_pipeline.report.figures import (
     MISSING_FACE,
@@ -43,6 +41,8 @@ def _reading(score: float | None) -> str:
 
 def render_sentiment_gauges(sentiment: pl.DataFrame, *, date: dt.date, source: str | None) -> bytes:
     """One bullet gauge per dimension: the -1..+1 scale with the ±0.3 bands, the score, its reading."""
+    from matplotlib.patches import Rectangle
+
     rows = {r["dimension"]: r for r in sentiment.filter(pl.col("date") == date).iter_rows(named=True)}
     figure = new_figure(11.0, 1.25 + 0.9 * len(DIMENSIONS))
     add_title(figure, f"Sentiment gauges - {date.isoformat()}",
@@ -104,6 +104,9 @@ def render_rotation_graph(tails: pl.DataFrame, *, date: dt.date, frequency: str 
 
     `tails`: rows of marts.relative_rotation (date, ticker, sector, rs_ratio, rs_momentum), a few per sector.
     """
+    from matplotlib import patheffects
+    from matplotlib.patches import Rectangle
+
     valid = tails.filter(pl.col("rs_ratio").is_not_null() & pl.col("rs_momentum").is_not_null()).sort("ticker",
                                                                                                        "date")
     tickers = sorted(tails.get_column("ticker").unique().to_list())
