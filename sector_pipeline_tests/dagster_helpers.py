@@ -17,6 +17,10 @@ def definitions(warehouse: Path, resources: dict[str, object] | None = None, **s
     return build_definitions(Settings(warehouse_path=str(warehouse), **settings), resources)  # type: ignore[arg-type]
 
 
+# Run config that lets the walk-forward model train once 40 dates have a known label (default 252), so that a
+# test range of under a year already has predictions, allocations, a backtest and skill to read.
+FAST_MODEL = {"predictions": {"config": {"min_training_dates": 40}}}
+
 # Stages a test needs, so it does not pay for pictures, marts and the backtest it never looks at.
 THROUGH_INTERMEDIATE = dg.AssetSelection.groups("ingest", "staging", "intermediate")
 THROUGH_SIGNALS = dg.AssetSelection.groups("ingest", "staging", "intermediate", "signals")

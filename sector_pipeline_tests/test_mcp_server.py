@@ -23,14 +23,12 @@ from mcp import ClientSession, StdioServerParameters, stdio_client
 
 from sector_pipeline.publish import PUBLISHED_DB
 from sector_pipeline.settings import PROJECT_ROOT
-from sector_pipeline_tests.dagster_helpers import definitions, run_range
+from sector_pipeline_tests.dagster_helpers import FAST_MODEL, definitions, run_range
 
 D = dt.date
 TOOLS = {"get_sector_heatmap", "get_sector_performance", "get_market_overview", "get_macro_indicators",
          "get_sentiment", "get_alerts", "get_allocation", "get_backtest"}
 FIRST, LAST = D(2023, 6, 1), D(2024, 4, 30)
-# The model trains once 40 dates have a known label (default 252: a year more of history to run).
-FAST_MODEL = {"predictions": {"config": {"min_training_dates": 40}}}
 DIMENSIONS = ["economic_cycle", "interest_rates", "inflation", "risk_appetite"]
 BOOKS = ["model", "composite", "momentum_top3", "equal_weight"]
 WINDOWS = ["1D", "5D", "20D", "60D", "126D", "YTD", "252D"]
@@ -327,6 +325,9 @@ def test_a_year_of_sentiment_is_one_compact_row_per_session(client: McpClient, p
     dates = sorted({d.isoformat() for d, *_ in expected})
     assert [row[0] for row in answer["scores"]] == dates and answer["date"] == dates[-1]
     assert len(dates) < 260 and "only" in answer["note"]   # eleven months: the warm-up is said
+    # a full year would add (260 - n) rows no longer than the longest one here: still within 30 KB
+    longest_row = max(len(json.dumps(row, separators=(",", ":"))) + 1 for row in answer["scores"])
+    assert len(text.encode()) + (260 - len(dates)) * longest_row <= 30_000
     assert answer["columns"] == ["date", *DIMENSIONS, "bands"]
     by_key = {(d.isoformat(), dim): (score, band) for d, dim, score, band, _ in expected}
     codes = {"positive": "+", "neutral": "0", "negative": "-"}

@@ -1,4 +1,5 @@
-"""The report's other pictures: sentiment gauges with their ±0.3 bands, and the relative rotation graph.
+"""The report's other pictures: sentiment gauges with their ±0.3 bands, the relative rotation graph, and the
+backtest's equity and drawdown curves.
 
 Pure functions, frames in, PNG bytes out; no Dagster. matplotlib is imported when a picture is drawn.
 """
@@ -167,4 +168,25 @@ def render_rotation_graph(tails: pl.DataFrame, *, date: dt.date, frequency: str 
                     ha="left", va="bottom", fontsize=8.5, style="italic", color="#555555")
     figure.text(7.8 / width, 0.75 / height, "clockwise: leading > weakening > lagging > improving",
                 ha="left", va="top", fontsize=8, color="#555555")
+    return png_bytes(figure)
+
+
+def render_equity_drawdown(curves: pl.DataFrame, *, date: dt.date, source: str | None) -> bytes:
+    """Equity (log scale) and drawdown of every book and the benchmark from the backtest start to `date`.
+
+    `curves`: marts.backtest rows (date, book, equity, drawdown_pct).
+    """
+    from sector_pipeline.strategy.plots import draw_equity_drawdown
+
+    if curves.is_empty():   # a publication without a backtest yet: the picture says so
+        curves = pl.DataFrame(schema={"date": pl.Date, "book": pl.String, "equity": pl.Float64,
+                                      "drawdown_pct": pl.Float64})
+    figure = new_figure(11.0, 6.2)
+    first = min(curves.get_column("date").to_list(), default=None)
+    add_title(figure, f"Backtest: equity and drawdown - {date.isoformat()}",
+              "marts.backtest: every book starts at 1.0 on the same session; decisions trade at the next close, "
+              "costs included" + (f"; from {first.isoformat()}" if first else ""), source)
+    width, height = figure.get_size_inches()
+    draw_equity_drawdown(figure, [1.0 / width, 0.45 / height, (width - 1.3) / width, (height - 1.55) / height],
+                         curves)
     return png_bytes(figure)

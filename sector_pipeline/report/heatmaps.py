@@ -220,6 +220,11 @@ def _cmap(name: str) -> Colormap:
     return matplotlib.colormaps[name]
 
 
+def cell_colours(values: np.ndarray, norms: Sequence[Normalize], cmap_name: str) -> np.ndarray:
+    """RGBA of every cell (rows x columns x 4) on its column's norm; missing cells fully transparent."""
+    return _rgba(values, norms, _cmap(cmap_name))
+
+
 def _rgba(values: np.ndarray, norms: Sequence[Normalize], cmap: Colormap) -> np.ndarray:
     """Cell colours column by column; missing cells fully transparent so the hatched background shows."""
     rgba = np.zeros((*values.shape, 4))
