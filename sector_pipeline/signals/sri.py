@@ -42,7 +42,7 @@ import polars as pl
 from sector_pipeline.errors import ConfigurationError
 from sector_pipeline.signals.config import DIMENSIONS, SriConfig
 from sector_pipeline.signals.fit import fit_expression
-from sector_pipeline.signals.windows import ordered_sum, rolling_mean, rolling_std
+from sector_pipeline.signals.windows import exact_ratio, ordered_sum, rolling_mean, rolling_std
 
 COMPONENTS = ("economic", "performance", "sentiment", "technical")
 
@@ -252,7 +252,7 @@ def macro_regime(macro: pl.LazyFrame, *, config: SriConfig = SriConfig(),
             dimension=pl.lit(dimension),
             # an explicit left-to-right sum: mean_horizontal may regroup, and its last bits must not move
             macro_score=pl.when(used > 0).then(
-                (ordered_sum([c.fill_null(0.0) for c in z]) / used / 2).tanh()),
+                (exact_ratio(ordered_sum([c.fill_null(0.0) for c in z]), used.cast(pl.Float64)) / 2).tanh()),
             signals_used=used.cast(pl.Int32),
             detail=pl.when(detail == "").then(pl.lit("no signal")).otherwise(detail),
             is_stale_input=stale != "",
@@ -275,7 +275,7 @@ def _percentile(value: pl.Expr, scored: pl.Expr) -> pl.Expr:
     n = scored.sum().over("date")
     rank = pl.when(scored).then(value).rank("average").over("date")
     return pl.when(scored).then(
-        pl.when(n > 1).then((rank - 1) / (n - 1) * 100.0).otherwise(50.0)
+        pl.when(n > 1).then(exact_ratio(rank - 1, (n - 1).cast(pl.Float64)) * 100.0).otherwise(50.0)
     )
 
 
@@ -284,10 +284,12 @@ def _technical_score(close: pl.Expr, sma_50: pl.Expr, sma_200: pl.Expr, rsi: pl.
         return pl.when(a.is_not_null() & b.is_not_null()).then(pl.when(a > b).then(100.0).otherwise(0.0))
 
     rsi_score = (100.0 - 2.0 * (rsi - 60.0).abs()).clip(0.0, 100.0)
-    # mean_horizontal skips NULL inputs: a young sector is judged on the averages it already has.
-    return pl.when(rsi.is_not_null()).then(
-        pl.mean_horizontal(above(close, sma_50), above(close, sma_200), above(sma_50, sma_200), rsi_score)
-    )
+    # The mean skips NULL inputs: a young sector is judged on the averages it already has. A left-to-right sum
+    # over the inputs that exist (mean_horizontal may regroup the additions: last-bit differences).
+    parts = [above(close, sma_50), above(close, sma_200), above(sma_50, sma_200), rsi_score]
+    count = ordered_sum([p.is_not_null().cast(pl.Int32) for p in parts])
+    return pl.when(rsi.is_not_null()).then(exact_ratio(ordered_sum([p.fill_null(0.0) for p in parts]),
+                                                       count.cast(pl.Float64)))
 
 
 def sector_rotation_index(features: pl.LazyFrame, rankings: pl.LazyFrame, regime: pl.LazyFrame,
@@ -342,7 +344,7 @@ def sector_rotation_index(features: pl.LazyFrame, rankings: pl.LazyFrame, regime
         sentiment_score=(_percentile(pl.col("relative_volume_20d"), scored)
                          + _percentile(pl.col("up_volume_ratio_20d"), scored)) / 2,
     )
-    total = pl.sum_horizontal(config.weights[k] * pl.col(f"{k}_score") for k in COMPONENTS)
+    total = ordered_sum([config.weights[k] * pl.col(f"{k}_score") for k in COMPONENTS])
     return (
         frame.with_columns(total_score=pl.when(scored).then(total))
         .sort("date", "ticker")
