@@ -75,13 +75,18 @@ def draw_equity_drawdown(figure: Figure, rect: Sequence[float], curves: pl.DataF
 
 
 def equity_curves_png(backtest: pl.DataFrame, *, width_px: int = 600, height_px: int = 360, dpi: int = 80) -> bytes:
-    """A width_px x height_px PNG of strategy.backtest rows (date, strategy, equity, drawdown as a fraction)."""
+    """A width_px x height_px PNG of strategy.backtest rows (date, strategy, equity[, drawdown as a fraction]).
+
+    Without a drawdown column (e.g. week-end points only) the drawdown is computed from the points given, so it
+    is that of the sampled curve.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from PIL import Image
 
-    curves = backtest.select("date", pl.col("strategy").alias("book"), "equity",
-                             (100 * pl.col("drawdown")).alias("drawdown_pct"))
+    drawdown = (pl.col("drawdown") if "drawdown" in backtest.columns
+                else pl.col("equity") / pl.col("equity").cum_max().over("strategy", order_by="date") - 1)
+    curves = backtest.select("date", pl.col("strategy").alias("book"), "equity", (100 * drawdown).alias("drawdown_pct"))
     figure = Figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi)
     FigureCanvasAgg(figure)
     draw_equity_drawdown(figure, [0.11, 0.08, 0.86, 0.88], curves, max_points=width_px)
