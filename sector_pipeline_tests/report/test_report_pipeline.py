@@ -27,7 +27,6 @@ from sector_pipeline_tests.dagster_helpers import FAST_MODEL, definitions, run_r
 
 D = dt.date
 START, LAST = D(2023, 6, 1), D(2024, 3, 28)    # Good Friday 2024-03-29 is not in the range
-REPORT_DATE = D(2024, 3, 26)                    # a session with alerts on this synthetic history
 NAMES = ["sector_returns", "relative_strength_change_20d", "composite_score", "sri_total", "sentiment"]
 IMAGE = re.compile(r"^!\[[^\]]*\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)$")
 
@@ -106,9 +105,14 @@ def section(page: str, heading: str) -> str:
 def test_report_command_writes_the_date_from_the_published_marts(pipeline):
     root, _ = pipeline
     published = root / "published" / PUBLISHED_DB
+    with duckdb.connect(str(published), read_only=True) as conn:
+        # the latest session with alerts once the backtest runs: every section of the report has rows
+        report_date = conn.execute("select max(date) from marts.alerts where date > "
+                                   "(select min(date) from marts.backtest)").fetchone()[0]
+    assert report_date is not None, "this synthetic history should hold alerts after the backtest starts"
     before = hashlib.sha256(published.read_bytes()).hexdigest()
     out = root / "reports" / "report.html"
-    done = run_report("--date", REPORT_DATE.isoformat(), "--published", str(root / "published"), "--out", str(out),
+    done = run_report("--date", report_date.isoformat(), "--published", str(root / "published"), "--out", str(out),
                       cwd=root)
     assert done.returncode == 0, done.stderr
     assert hashlib.sha256(published.read_bytes()).hexdigest() == before  # read-only
@@ -121,16 +125,16 @@ def test_report_command_writes_the_date_from_the_published_marts(pipeline):
 
     with duckdb.connect(str(published), read_only=True) as conn:
         alerts = conn.execute("select tier, alert_type, message from marts.alerts where date = ? order by all",
-                              [REPORT_DATE]).fetchall()
+                              [report_date]).fetchall()
         sentiment = conn.execute("select score, band, interpretation from marts.sentiment where date = ?",
-                                 [REPORT_DATE]).fetchall()
+                                 [report_date]).fetchall()
         leader = conn.execute("select ticker from marts.sector_scores_wide where date = ? and composite_rank = 1",
-                              [REPORT_DATE]).fetchone()[0]
+                              [report_date]).fetchone()[0]
     assert alerts, "the fixture date should hold alerts"
-    today = section(page, f"Alerts on {REPORT_DATE.isoformat()}")
+    today = section(page, f"Alerts on {report_date.isoformat()}")
     assert today.count("<tr class=") == len(alerts)
     for tier, alert_type, message in alerts:
-        assert f'<tr class="{tier}"><td class="">{REPORT_DATE.isoformat()}</td><td class="">{tier}</td>' \
+        assert f'<tr class="{tier}"><td class="">{report_date.isoformat()}</td><td class="">{tier}</td>' \
                f'<td class="">{alert_type}</td>' in today
         assert html.escape(message) in today
     readings = section(page, "Sentiment")
@@ -144,12 +148,12 @@ def test_report_command_writes_the_date_from_the_published_marts(pipeline):
     with duckdb.connect(str(published), read_only=True) as conn:
         skill = conn.execute("select signal, ic_mean, ic_t_stat_non_overlapping, non_overlapping_dates "
                              "from marts.skill where date = (select max(date) from marts.skill where date <= ?)",
-                             [REPORT_DATE]).fetchall()
+                             [report_date]).fetchall()
         weights = conn.execute("select ticker, weight from marts.allocations where book = 'model' and date = "
                                "(select max(date) from marts.allocations where book = 'model' and date <= ?)",
-                               [REPORT_DATE]).fetchall()
+                               [report_date]).fetchall()
         cagr = conn.execute("select cagr_pct from marts.strategy_performance where book = 'model' and date = ?",
-                            [REPORT_DATE]).fetchone()[0]
+                            [report_date]).fetchone()[0]
     assert len(skill) == 3 and len(weights) == 11
     model = next(row for row in skill if row[0] == "model")
     assert html.escape(skill_reading(model[3], model[2])) in strategy   # the honest reading, first
@@ -163,7 +167,7 @@ def test_report_command_writes_the_date_from_the_published_marts(pipeline):
     heatmaps = section(page, "Heatmaps")
     with duckdb.connect(str(published), read_only=True) as conn:
         value = conn.execute("select value from marts.sector_returns where date = ? and ticker = 'XLK' "
-                             "and metric = '20D'", [REPORT_DATE]).fetchone()[0]
+                             "and metric = '20D'", [report_date]).fetchone()[0]
     assert f'data-row="XLK" data-col="20D" data-t="XLK  Technology, 20D: {value:+.1f}%"' in heatmaps
     assert heatmaps.count('<svg class="hm"') == 5 and '<input type="range" id="rrg-slider"' in page
 
