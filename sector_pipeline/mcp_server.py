@@ -393,8 +393,8 @@ class PublishedMarts:
                 is_rank = cell["metric"].endswith("_rank")   # the long mart stores every value as a double
                 row[cell["metric"]] = None if cell["value"] is None else (
                     int(cell["value"]) if is_rank else cell["value"])
-                if cell["is_total_return_estimated"]:
-                    row["is_total_return_estimated"] = True
+                row["is_total_return_estimated"] = bool(row.get("is_total_return_estimated")
+                                                        or cell["is_total_return_estimated"])
             for ticker, row in by_ticker.items():
                 row.update(extras.get(ticker, {"prediction_strength": None, "prediction_rank": None,
                                                "relative_volume_20d": None}))
