@@ -7,6 +7,7 @@ Screenshots go to test-artifacts/ in the repo root.
 """
 
 import datetime as dt
+import json
 import os
 import shutil
 import signal
@@ -56,9 +57,11 @@ def ui(tmp_path_factory):
     env = {**os.environ, "DAGSTER_HOME": str(home), "SECTOR_PIPELINE_WAREHOUSE": str(home / "w.duckdb"),
            "SECTOR_PIPELINE_PUBLISHED": str(home / "published")}
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    # the 2024 year partition, narrowed to one week by the ingest_dates resource (README: "Backfill a range")
+    dates = {"resources": {"ingest_dates": {"config": {"first_date": "2024-03-01", "last_date": "2024-03-08"}}}}
     seeded = subprocess.run(
         ["dagster", "asset", "materialize", "-m", "sector_pipeline.definitions", "--select", "*",
-         "--partition-range", "2024-03-01...2024-03-08"],
+         "--partition", "2024", "--config-json", json.dumps(dates)],
         cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert seeded.returncode == 0, seeded.stderr[-3000:]
     port = _free_port()
