@@ -39,7 +39,6 @@ from sector_pipeline.strategy.config import (
 from sector_pipeline.strategy.metrics import latest_performance
 from sector_pipeline.strategy.metrics import performance as compute_performance
 from sector_pipeline.strategy.model import model_inputs, prediction_history_start, walk_forward
-from sector_pipeline.strategy.plots import equity_curves_png, markdown_image
 from sector_pipeline.strategy.skill import empty_skill, signal_skill, skill_read_start, skill_summary
 from sector_pipeline.warehouse import Warehouse
 
@@ -283,6 +282,8 @@ def backtest(context: dg.AssetExecutionContext, config: BacktestSettings, market
         weekly = store.query(f"select date, strategy, equity from {BACKTEST} qualify date = max(date) over "
                              "(partition by strategy, yearweek(date)) order by all")
         if weekly.height:
+            from sector_pipeline.strategy.plots import equity_curves_png, markdown_image  # matplotlib: lazily
+
             metadata["equity_curves"] = dg.MetadataValue.md(markdown_image(equity_curves_png(weekly)))
     return dg.MaterializeResult(metadata=metadata)
 
