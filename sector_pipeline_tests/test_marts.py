@@ -47,7 +47,8 @@ def test_strategy_marts_restate_the_strategy_tables_in_the_marts_units(one_run):
     store = Warehouse(one_run)
     # backtest: percent and basis points of the strategy table's fractions, the strategy named book
     differences = store.query("""
-        select max(abs(m.net_return_pct - 100 * s.net_return)) as net, max(abs(m.drawdown_pct - 100 * s.drawdown)) as dd,
+        select max(abs(m.net_return_pct - 100 * s.net_return)) as net,
+               max(abs(m.drawdown_pct - 100 * s.drawdown)) as dd,
                max(abs(m.cost_bps - 1e4 * s.cost)) as cost, count(*) as n,
         from marts.backtest as m inner join strategy.backtest as s on s.date = m.date and s.strategy = m.book
     """).row(0, named=True)
