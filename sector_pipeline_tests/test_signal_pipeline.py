@@ -63,8 +63,8 @@ def test_signal_tables_cover_sessions_only(one_run):
     assert all(r == list(range(1, n + 1)) for _, r, n in ranks.rows())
     bounds = store.query("select min(score), max(score) from signals.sentiment_scores").row(0)
     assert -1 <= bounds[0] and bounds[1] <= 1
-    sri = store.query("select min(least(economic_score, performance_score, sentiment_score, technical_score)), "
-                      "max(greatest(economic_score, performance_score, sentiment_score, technical_score)) "
+    sri = store.query("select min(least(economic_score, performance_score, flow_score, technical_score)), "
+                      "max(greatest(economic_score, performance_score, flow_score, technical_score)) "
                       "from signals.sector_rotation_index").row(0)
     assert 0 <= sri[0] and sri[1] <= 100
 

@@ -1,4 +1,4 @@
--- RRG-style relative rotation per sector, daily and weekly: RS-Ratio, RS-Momentum, quadrant, velocity, heading.
+-- RRG-style relative rotation per sector, daily and weekly: RS-Ratio, RS-Momentum, quadrant, RRG speed, heading.
 with
 
 sectors as (
@@ -25,7 +25,7 @@ final as (
         rotation.rs_ratio,
         rotation.rs_momentum,
         rotation.quadrant,
-        rotation.velocity,
+        rotation.rrg_speed,
         rotation.heading_deg,
         rotation.is_warming_up,
         features.source,

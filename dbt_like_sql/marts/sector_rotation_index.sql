@@ -23,7 +23,7 @@ final as (
         sectors.name as sector,
         rotation_index.economic_score,
         rotation_index.performance_score,
-        rotation_index.sentiment_score,
+        rotation_index.flow_score,
         rotation_index.technical_score,
         rotation_index.total_score,
         cast(rotation_index.sri_rank as integer) as sri_rank,

@@ -115,7 +115,7 @@ class AlertConfig:
 class SriConfig:
     # Weights of the four 0-100 components; the seed sums them unweighted (total 0-400).
     weights: dict[str, float] = field(default_factory=lambda: {
-        "economic": 1.0, "performance": 1.0, "sentiment": 1.0, "technical": 1.0})
+        "economic": 1.0, "performance": 1.0, "flow": 1.0, "technical": 1.0})
     macro_zscore_window: int = 252   # trailing sessions to standardise each macro signal
     macro_change_window: int = 60    # sessions over which macro levels change
 

@@ -24,7 +24,11 @@ from sector_pipeline.signals.windows import exact_ratio, ordered_sum
 
 def rank_sectors(features: pl.LazyFrame, *, sectors: Sequence[str], config: RankingConfig = RankingConfig()
                  ) -> pl.LazyFrame:
-    """Rows: date, ticker, relative_performance_{k}d, composite_score, rank, ranked_sectors, is_ranked."""
+    """Rows: date, ticker, composite_score, rank, ranked_sectors, is_ranked.
+
+    The relative performance over each window is signals.features' relative_strength_change_{k}d: read it
+    there (it is not copied here under another name).
+    """
     windows = sorted(config.weights)
     inputs = [f"relative_strength_change_{k}d" for k in windows]
     frame = (
@@ -60,9 +64,5 @@ def rank_sectors(features: pl.LazyFrame, *, sectors: Sequence[str], config: Rank
             ).cast(pl.Int32),
             ranked_sectors=pl.col("is_ranked").sum().over("date").cast(pl.Int32),
         )
-        .select(
-            "date", "ticker",
-            *(pl.col(c).alias(f"relative_performance_{k}d") for k, c in zip(windows, inputs)),
-            "composite_score", "rank", "ranked_sectors", "is_ranked",
-        )
+        .select("date", "ticker", "composite_score", "rank", "ranked_sectors", "is_ranked")
     )

@@ -33,7 +33,7 @@ ROTATION_COLUMNS = (
     "rs_ratio",         # JdK-style RS-Ratio approximation, centred on 100 (see module docstring)
     "rs_momentum",      # JdK-style RS-Momentum approximation, centred on 100
     "quadrant",         # leading / weakening / lagging / improving; null while warming up
-    "velocity",         # distance travelled on the (rs_ratio, rs_momentum) plane since the previous row
+    "rrg_speed",        # distance travelled on the (rs_ratio, rs_momentum) plane since the previous row
     "heading_deg",      # direction of that move, degrees in [0, 360): 0 = east (ratio up), 90 = north
     "is_warming_up",    # rs_ratio or rs_momentum is null (not enough history yet)
 )
@@ -80,7 +80,7 @@ def _previous(column: str) -> pl.Expr:
 
 
 def _rotation(relative_strength: pl.LazyFrame, window: int, frequency: str) -> pl.LazyFrame:
-    """RS-Ratio, RS-Momentum, quadrant, velocity and heading from (date, ticker, rs), per ticker in date order."""
+    """RS-Ratio, RS-Momentum, quadrant, speed and heading from (date, ticker, rs), per ticker in date order."""
     return (
         relative_strength
         .sort("ticker", "date")
@@ -95,7 +95,7 @@ def _rotation(relative_strength: pl.LazyFrame, window: int, frequency: str) -> p
         .with_columns(
             frequency=pl.lit(frequency),
             quadrant=rotation_quadrant(pl.col("rs_ratio"), pl.col("rs_momentum")),
-            velocity=(pl.col("d_ratio") ** 2 + pl.col("d_momentum") ** 2).sqrt(),
+            rrg_speed=(pl.col("d_ratio") ** 2 + pl.col("d_momentum") ** 2).sqrt(),
             heading_deg=rotation_heading_deg(pl.col("d_ratio"), pl.col("d_momentum")),
             is_warming_up=pl.col("rs_ratio").is_null() | pl.col("rs_momentum").is_null(),
         )

@@ -17,7 +17,8 @@ there and simply not used; ``signals_used`` counts the signals that were.
                 characteristics c match the macro regime (50 = no view); economic_dimensions counts them
   performance = mean of the percentiles of composite_score and of the risk-adjusted relative return
                 (return_60d - benchmark return_60d) / realized_vol_20d
-  sentiment   = mean of the percentiles of relative_volume_20d and up_volume_ratio_20d (flows)
+  flow        = mean of the percentiles of relative_volume_20d and up_volume_ratio_20d: seed article 003's
+                "market sentiment" component, measured from volume flows (not the sentiment indicator's scores)
   technical   = mean of 100 * [close > sma_50], 100 * [close > sma_200], 100 * [sma_50 > sma_200] and the RSI
                 score clip(100 - 2 * |rsi_14 - 60|, 0, 100), over the inputs that exist; NULL without rsi_14
   percentile  = (average rank - 1) / (n - 1) * 100 among the n sectors scored on the date (50 when n = 1)
@@ -44,14 +45,15 @@ from sector_pipeline.signals.config import DIMENSIONS, SriConfig
 from sector_pipeline.signals.fit import fit_expression
 from sector_pipeline.signals.windows import exact_ratio, ordered_sum, rolling_mean, rolling_std
 
-COMPONENTS = ("economic", "performance", "sentiment", "technical")
+COMPONENTS = ("economic", "performance", "flow", "technical")
 
 # Columns of the Sector Rotation Index table, one row per (date, ticker), sectors only.
 SRI_COLUMNS = (
     "date", "ticker",
     "economic_score",      # 0-100: fit of the sector's characteristics to the macro regime (50 = no view)
     "performance_score",   # 0-100: percentiles of composite score and risk-adjusted 60-session relative return
-    "sentiment_score",     # 0-100: percentiles of relative volume and up-volume ratio (flows)
+    "flow_score",          # 0-100: percentiles of relative volume and up-volume ratio (seed article 003's
+    #                        "market sentiment" component, measured from volume flows)
     "technical_score",     # 0-100: price vs 50/200-session averages, their cross, RSI sweet spot
     "total_score",         # sum of the weighted components, 0 .. 100 * sum(weights)
     "sri_rank",            # 1 = highest total among the sectors scored on the date
@@ -341,7 +343,7 @@ def sector_rotation_index(features: pl.LazyFrame, rankings: pl.LazyFrame, regime
     frame = frame.with_columns(is_scored=is_scored).with_columns(
         performance_score=(_percentile(pl.col("composite_score"), scored)
                            + _percentile(pl.col("_risk_adjusted_return"), scored)) / 2,
-        sentiment_score=(_percentile(pl.col("relative_volume_20d"), scored)
+        flow_score=(_percentile(pl.col("relative_volume_20d"), scored)
                          + _percentile(pl.col("up_volume_ratio_20d"), scored)) / 2,
     )
     total = ordered_sum([config.weights[k] * pl.col(f"{k}_score") for k in COMPONENTS])

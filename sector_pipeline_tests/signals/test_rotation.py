@@ -23,13 +23,13 @@ from sector_pipeline.sources.synthetic import SyntheticSource
 from sector_pipeline.universe import Universe
 
 SMALL = RotationConfig(daily_window=10, weekly_window=6)
-VALUE_COLUMNS = ("rs_ratio", "rs_momentum", "velocity", "heading_deg")
+VALUE_COLUMNS = ("rs_ratio", "rs_momentum", "rrg_speed", "heading_deg")
 
 
 # --- the reference: the formulas written out in pandas, one series at a time ---------------------------------
 
 def pandas_rotation(rs: pd.Series, n: int) -> pd.DataFrame:
-    """rs indexed by date -> rs_ratio, rs_momentum, velocity, heading_deg (pandas rolling std is ddof 1)."""
+    """rs indexed by date -> rs_ratio, rs_momentum, rrg_speed, heading_deg (pandas rolling std is ddof 1)."""
     ratio = 100 + (rs - rs.rolling(n, min_periods=n).mean()) / rs.rolling(n, min_periods=n).std()
     roc = 100 * (ratio / ratio.shift(1) - 1)
     momentum = 100 + (roc - roc.rolling(n, min_periods=n).mean()) / roc.rolling(n, min_periods=n).std()
@@ -37,7 +37,7 @@ def pandas_rotation(rs: pd.Series, n: int) -> pd.DataFrame:
     return pd.DataFrame({
         "rs_ratio": ratio,
         "rs_momentum": momentum,
-        "velocity": np.hypot(d_ratio, d_momentum),
+        "rrg_speed": np.hypot(d_ratio, d_momentum),
         "heading_deg": np.degrees(np.arctan2(d_momentum, d_ratio)) % 360,
     })
 
@@ -150,7 +150,7 @@ def test_warm_up_needs_n_ratios_then_n_momentum_observations(hand_built: pl.Data
             assert rows["is_warming_up"].arg_true().to_list() == list(range(2 * n - 1))
             assert rows["quadrant"].is_null().to_list() == rows["is_warming_up"].to_list()
             # the first complete point has nowhere to come from
-            assert rows["velocity"].is_null().arg_true().to_list() == list(range(2 * n))
+            assert rows["rrg_speed"].is_null().arg_true().to_list() == list(range(2 * n))
 
 
 def test_a_flat_relative_strength_has_no_ratio_rather_than_infinities() -> None:
@@ -187,15 +187,15 @@ def test_heading_of_pure_compass_moves() -> None:
     assert 0.0 <= heading[9] < 360.0
 
 
-def test_velocity_and_heading_follow_the_path(hand_built: pl.DataFrame) -> None:
+def test_rrg_speed_and_heading_follow_the_path(hand_built: pl.DataFrame) -> None:
     out = relative_rotation(hand_built.lazy(), benchmark="BENCH", config=SMALL).collect()
     rows = out.filter(pl.col("frequency") == "daily", pl.col("ticker") == "AAA", ~pl.col("is_warming_up"))
     d_ratio = np.diff(rows["rs_ratio"].to_numpy())
     d_momentum = np.diff(rows["rs_momentum"].to_numpy())
-    np.testing.assert_allclose(rows["velocity"].to_numpy()[1:], np.sqrt(d_ratio**2 + d_momentum**2), rtol=1e-12)
+    np.testing.assert_allclose(rows["rrg_speed"].to_numpy()[1:], np.sqrt(d_ratio**2 + d_momentum**2), rtol=1e-12)
     radians = np.radians(rows["heading_deg"].to_numpy()[1:])
-    np.testing.assert_allclose(np.cos(radians) * rows["velocity"].to_numpy()[1:], d_ratio, atol=1e-9)
-    np.testing.assert_allclose(np.sin(radians) * rows["velocity"].to_numpy()[1:], d_momentum, atol=1e-9)
+    np.testing.assert_allclose(np.cos(radians) * rows["rrg_speed"].to_numpy()[1:], d_ratio, atol=1e-9)
+    np.testing.assert_allclose(np.sin(radians) * rows["rrg_speed"].to_numpy()[1:], d_momentum, atol=1e-9)
     heading = rows["heading_deg"].drop_nulls()
     assert heading.min() >= 0.0 and heading.max() < 360.0
 

@@ -48,7 +48,6 @@ def rankings_frame(rows: list[tuple[dt.date, str, float | None, bool]]) -> pl.La
         schema={"date": pl.Date, "ticker": pl.String, "composite_score": pl.Float64, "is_ranked": pl.Boolean},
     )
     return frame.lazy().with_columns(
-        *(pl.lit(None, dtype=pl.Float64).alias(f"relative_performance_{k}d") for k in (5, 20, 60)),
         rank=pl.when("is_ranked").then(pl.col("composite_score").rank("ordinal", descending=True).over("date"))
         .cast(pl.Int32),
         ranked_sectors=pl.col("is_ranked").sum().over("date").cast(pl.Int32),
@@ -134,28 +133,28 @@ def test_hand_computed_components_total_and_rank(hand_inputs) -> None:
     # economic = 50 + 50 * sum(c * m) / sum|c|:  A (0.4 - 0.1 + 0 + 0.1) / 2 = 0.2;  B (-0.2 + 0.1 + 0.3 - 0.1) / 2
     # = 0.05;  C has no exposure: 0;  D 0.5 * 0.4 / 0.5 = 0.4.
     expected = {
-        # ticker: economic, performance, sentiment, technical, total, rank
+        # ticker: economic, performance, flow, technical, total, rank
         # performance: composite pct (A 100, B and C tied at rank 1.5 -> 25) and risk-adjusted excess return
         #   (A 0.05 / 0.25 = 0.2 -> 100, C 0.03 / 0.30 = 0.1 -> 50, B -0.03 / 0.10 = -0.3 -> 0)
-        # sentiment: relative volume (A 100, C 50, B 0) and up-volume ratio (C 100, A 50, B 0)
+        # flow: relative volume (A 100, C 50, B 0) and up-volume ratio (C 100, A 50, B 0)
         # technical: A (100 + 100 + 100 + (100 - 2 * 5)) / 4; B sma_200 missing: (0 + (100 - 2 * 25)) / 2;
         #   C (100 + 0 + 0 + (100 - 2 * 20)) / 4
         "A": (60.0, 100.0, 75.0, 97.5, 332.5, 1),
         "B": (52.5, 12.5, 0.0, 25.0, 90.0, 3),
         "C": (50.0, 37.5, 75.0, 40.0, 202.5, 2),
     }
-    for ticker, (economic, performance, sentiment, technical, total, rank) in expected.items():
+    for ticker, (economic, performance, flow, technical, total, rank) in expected.items():
         row = day1[ticker]
         assert row["economic_score"] == pytest.approx(economic, abs=1e-9)
         assert row["performance_score"] == pytest.approx(performance, abs=1e-9)
-        assert row["sentiment_score"] == pytest.approx(sentiment, abs=1e-9)
+        assert row["flow_score"] == pytest.approx(flow, abs=1e-9)
         assert row["technical_score"] == pytest.approx(technical, abs=1e-9)
         assert row["total_score"] == pytest.approx(total, abs=1e-9)
         assert row["sri_rank"] == rank and row["is_scored"] is True
     # D is not ranked: its own scores are reported, the cross-sectional ones, total and rank are not.
     assert day1["D"]["economic_score"] == pytest.approx(70.0)
     assert day1["D"]["technical_score"] == pytest.approx(40.0)  # only RSI: 100 - 2 * 30
-    assert [day1["D"][c] for c in ("performance_score", "sentiment_score", "total_score", "sri_rank",
+    assert [day1["D"][c] for c in ("performance_score", "flow_score", "total_score", "sri_rank",
                                    "is_scored")] == [None, None, None, None, False]
 
 
@@ -163,7 +162,7 @@ def test_a_lone_scored_sector_sits_at_the_50th_percentile(hand_inputs) -> None:
     day2 = by_ticker(sector_rotation_index(*hand_inputs, CHARACTERISTICS).collect(), D2)
     a = day2["A"]
     # Neutral regime: economic 50; technical (close below sma_50: 0, RSI at 60: 100) / 2 = 50.
-    assert (a["economic_score"], a["performance_score"], a["sentiment_score"], a["technical_score"]) == \
+    assert (a["economic_score"], a["performance_score"], a["flow_score"], a["technical_score"]) == \
         pytest.approx((50.0, 50.0, 50.0, 50.0))
     assert a["total_score"] == pytest.approx(200.0) and a["sri_rank"] == 1 and a["is_scored"]
     # B is ranked but has no RSI: no technical score, not scored.
@@ -179,21 +178,21 @@ def test_no_macro_regime_means_no_economic_score_and_nothing_scored(hand_inputs)
 
 
 def test_weights_scale_the_total_and_ties_rank_by_ticker(hand_inputs) -> None:
-    config = SriConfig(weights={"economic": 0.0, "performance": 0.0, "sentiment": 1.0, "technical": 0.0})
+    config = SriConfig(weights={"economic": 0.0, "performance": 0.0, "flow": 1.0, "technical": 0.0})
     day1 = by_ticker(sector_rotation_index(*hand_inputs, CHARACTERISTICS, config=config).collect(), D1)
     assert {t: day1[t]["total_score"] for t in "ABC"} == pytest.approx({"A": 75.0, "B": 0.0, "C": 75.0})
     assert {t: day1[t]["sri_rank"] for t in "ABC"} == {"A": 1, "C": 2, "B": 3}  # A and C tie: by ticker
-    config = SriConfig(weights={"economic": 2.0, "performance": 1.0, "sentiment": 0.5, "technical": 0.0})
+    config = SriConfig(weights={"economic": 2.0, "performance": 1.0, "flow": 0.5, "technical": 0.0})
     day1 = by_ticker(sector_rotation_index(*hand_inputs, CHARACTERISTICS, config=config).collect(), D1)
     assert {t: day1[t]["total_score"] for t in "ABC"} == pytest.approx(
         {"A": 2 * 60 + 100 + 37.5, "B": 2 * 52.5 + 12.5 + 0, "C": 2 * 50 + 37.5 + 37.5})
 
 
 @pytest.mark.parametrize("weights", [
-    {"economic": 1.0, "performance": 1.0, "sentiment": 1.0},
-    {"economic": 1.0, "performance": 1.0, "sentiment": 1.0, "technical": 1.0, "news": 1.0},
-    {"economic": -1.0, "performance": 1.0, "sentiment": 1.0, "technical": 1.0},
-    {"economic": 0.0, "performance": 0.0, "sentiment": 0.0, "technical": 0.0},
+    {"economic": 1.0, "performance": 1.0, "flow": 1.0},
+    {"economic": 1.0, "performance": 1.0, "flow": 1.0, "technical": 1.0, "news": 1.0},
+    {"economic": -1.0, "performance": 1.0, "flow": 1.0, "technical": 1.0},
+    {"economic": 0.0, "performance": 0.0, "flow": 0.0, "technical": 0.0},
 ])
 def test_bad_weights_are_refused(hand_inputs, weights) -> None:
     with pytest.raises(ConfigurationError, match="SriConfig.weights"):
@@ -406,7 +405,7 @@ def test_sri_uses_past_data_only(synthetic_pipeline) -> None:
 def test_sri_on_the_synthetic_market_is_bounded_and_ranked(universe: Universe, synthetic_pipeline) -> None:
     out = synthetic_pipeline(dt.date(2018, 12, 31))
     assert set(out.get_column("ticker").unique()) == {s.ticker for s in universe.sectors}
-    for component in ("economic_score", "performance_score", "sentiment_score", "technical_score"):
+    for component in ("economic_score", "performance_score", "flow_score", "technical_score"):
         values = out.get_column(component).drop_nulls()
         assert values.min() >= 0.0 and values.max() <= 100.0, component
     scored = out.filter("is_scored")
