@@ -1,4 +1,5 @@
 -- Every alert, dated the session its condition started: tier, type, sentiment dimension, value, threshold, message.
+-- grain: date, alert_type, dimension
 with
 
 alerts as (

@@ -1,4 +1,5 @@
 -- One row per session: benchmark returns, breadth, leaders and laggards, the four sentiment scores, the day's alerts, and whether a stale or estimated input was used.
+-- grain: date
 with
 
 members as (

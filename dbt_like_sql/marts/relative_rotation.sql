@@ -1,4 +1,5 @@
 -- RRG-style relative rotation per sector, daily and weekly: RS-Ratio, RS-Momentum, quadrant, RRG speed, heading.
+-- grain: date, ticker, frequency
 with
 
 sectors as (

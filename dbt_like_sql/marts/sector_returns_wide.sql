@@ -1,4 +1,5 @@
 -- Wide view of marts.sector_returns for BI charts: one row per (date, sector), one column per window (percent).
+-- grain: date, ticker
 -- materialized: view
 with
 

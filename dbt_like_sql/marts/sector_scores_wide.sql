@@ -1,4 +1,5 @@
 -- Wide view of marts.sector_scores for BI charts: one row per (date, sector), one column per score (ranks as integers).
+-- grain: date, ticker
 -- materialized: view
 with
 

@@ -1,4 +1,5 @@
 -- Wide view of marts.sentiment: one row per date, one column per dimension score (named as the dimension).
+-- grain: date
 -- materialized: view
 with
 

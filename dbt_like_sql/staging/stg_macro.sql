@@ -1,4 +1,5 @@
 -- Validated macro series, typed; one row per (date the value became public, series).
+-- grain: date, series
 -- date_column: date
 with
 

@@ -1,4 +1,5 @@
 -- Validated daily prices, typed and renamed for analysis; one row per (date, ticker).
+-- grain: date, ticker
 -- date_column: date
 with
 

@@ -12,8 +12,13 @@ Conventions (see docs/sql_models.md):
 - a header of `-- key: value` comment lines configures the model; the first line is its description:
 
       -- Daily simple returns per ticker from validated closes.
+      -- grain: date, ticker
       -- lookback_sessions: 1
       -- date_column: date
+
+- `-- grain: a, b` names the columns that identify a row (unique, never NULL unless the contract says so);
+  the model's contract beside it (`<model>.yml`: its columns, sector_pipeline/contracts) and the table's
+  blocking check are built on it;
 
 The runner reads the lookback but writes only the window: it deletes the window and inserts the model's
 rows inside the window in one transaction, so re-runs are idempotent and a crash changes nothing.
@@ -39,6 +44,8 @@ SOURCE_SCHEMAS = ("raw", "validated", "signals", "strategy")
 _PARAMETER = re.compile(r"\$([a-z_][a-z0-9_]*)")
 _HEADER = re.compile(r"^--\s*([a-z_]+)\s*:\s*(.+?)\s*$")
 ALLOWED_PARAMETERS = ("start_date", "end_date", "lookback_start")
+HEADER_KEYS = ("lookback_sessions", "date_column", "materialized", "grain")
+_COLUMN = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
 class SqlModelError(ConfigurationError):
@@ -59,6 +66,7 @@ class SqlModel:
     lookback_sessions: int = 0
     date_column: str = "date"
     materialized: str = "table"
+    grain: tuple[str, ...] = ()
 
     @property
     def table(self) -> str:
@@ -72,7 +80,7 @@ def _parse_header(text: str, path: Path) -> tuple[str, dict[str, str]]:
         if not stripped.startswith("--"):
             break
         match = _HEADER.match(stripped)
-        if match and match.group(1) in ("lookback_sessions", "date_column", "materialized"):
+        if match and match.group(1) in HEADER_KEYS:
             options[match.group(1)] = match.group(2)
         elif not description:
             description = stripped.lstrip("-").strip()
@@ -122,11 +130,15 @@ def load_model(path: Path, root: Path) -> SqlModel:
         raise SqlModelError(f"{path}: materialized must be 'table' or 'view', not {materialized!r}")
     if materialized == "view" and parameters:
         raise SqlModelError(f"{path}: a view cannot use parameters ({', '.join(parameters)}): it is not windowed")
+    grain = tuple(c.strip() for c in options.get("grain", "").split(",") if c.strip())
+    bad = [c for c in grain if not _COLUMN.match(c)] + [c for c in set(grain) if grain.count(c) > 1]
+    if bad or ("grain" in options and not grain):
+        raise SqlModelError(f"{path}: grain must list column names separated by commas, got {options.get('grain')!r}")
     model = SqlModel(
         schema=relative.parts[0], name=path.stem, path=path, sql=sql, description=description,
         depends_on=referenced_tables(sql, path), parameters=parameters, lookback_sessions=lookback,
         date_column=options.get("date_column", "date"),
-        materialized=materialized,
+        materialized=materialized, grain=grain,
     )
     qualified(model.table)
     if model.table in model.depends_on:

@@ -55,6 +55,31 @@ def test_malformed_models_are_configuration_errors(tmp_path, body, message):
     assert message in str(err.value)
 
 
+def test_the_grain_header_is_read_into_the_model(tmp_path):
+    write_model(tmp_path, "staging", "g", "-- Daily rows.\n-- grain: date,  ticker\n-- lookback_sessions: 0\n"
+                "select date, ticker from validated.prices")
+    write_model(tmp_path, "staging", "no_grain", "-- Rows.\nselect date from validated.prices")
+    models = {m.name: m for m in discover_models(tmp_path)}
+    assert models["g"].grain == ("date", "ticker") and models["g"].description == "Daily rows."
+    assert models["no_grain"].grain == ()  # optional for the runner; every model of the repository has one
+
+
+@pytest.mark.parametrize("header", ["-- grain: date, date", "-- grain: date, Ticker", "-- grain: ,"])
+def test_a_malformed_grain_is_a_configuration_error(tmp_path, header):
+    write_model(tmp_path, "staging", "bad", f"-- d\n{header}\nselect date from validated.prices")
+    with pytest.raises(SqlModelError, match="grain must list column names"):
+        discover_models(tmp_path)
+
+
+def test_every_model_of_the_repository_declares_its_grain():
+    models = discover_models(PROJECT_ROOT / "dbt_like_sql")
+    assert [m.table for m in models if not m.grain] == []
+    grains = {m.table: m.grain for m in models}
+    assert grains["marts.sector_scores"] == ("date", "ticker", "metric")
+    assert grains["marts.market_overview"] == ("date",)
+    assert grains["intermediate.int_macro_daily"] == ("date", "series")
+
+
 def test_cycles_are_rejected(tmp_path):
     write_model(tmp_path, "intermediate", "a", "-- a\nselect * from intermediate.b")
     write_model(tmp_path, "intermediate", "b", "-- b\nselect * from intermediate.a")
