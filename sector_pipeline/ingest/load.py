@@ -10,7 +10,9 @@ import polars as pl
 import logging
 
 from sector_pipeline.calendar import sessions
+from sector_pipeline.contracts import schema_of
 from sector_pipeline.errors import SourceError
+from sector_pipeline.ingest.schemas import SyntheticRegimes, UniverseMembership
 from sector_pipeline.ingest.validation import (
     STALENESS_SCHEMA,
     drop_before_inception,
@@ -33,7 +35,7 @@ from sector_pipeline.vocabulary import DIMENSIONS
 
 logger = logging.getLogger(__name__)
 
-REGIME_DAILY_SCHEMA = {"date": pl.Date(), "regime_id": pl.Int64(), "regime": pl.String(), "source": pl.String()}
+REGIME_DAILY_SCHEMA = schema_of(SyntheticRegimes)
 
 
 @dataclass(frozen=True)
@@ -144,11 +146,7 @@ def validate_macro_window(raw: pl.DataFrame, universe: Universe, window: Window,
     return ValidationOutcome(valid, quarantined, {}, stale)
 
 
-UNIVERSE_MEMBERSHIP_SCHEMA = {
-    "date": pl.Date(), "ticker": pl.String(), "name": pl.String(), "role": pl.String(),
-    "cycle": pl.Float64(), "rates": pl.Float64(), "inflation": pl.Float64(), "risk": pl.Float64(),
-    "universe": pl.String(),
-}
+UNIVERSE_MEMBERSHIP_SCHEMA = schema_of(UniverseMembership)
 
 
 def universe_membership(universe: Universe, window: Window) -> pl.DataFrame:

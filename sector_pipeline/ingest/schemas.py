@@ -1,7 +1,9 @@
-"""Pandera models of the ingestion tables; their field descriptions are what the Dagster UI shows.
+"""Pandera models of the ingestion tables: their contracts (sector_pipeline/contracts) and validation rules.
 
-The validated models are the single source of truth for what a usable row is: the quarantine reasons
-are pandera's own failure cases (see `validation.py`), so a rule lives in exactly one place.
+Each model's Config names its table and grain; its field descriptions are what the Dagster UI shows. The
+validated models are the single source of truth for what a usable row is: the quarantine reasons are
+pandera's own failure cases (see `validation.py`), so a rule lives in exactly one place. The raw tables keep
+rows as received (NaN, repeated (date, ticker) rows included): their contract checks types and keys only.
 """
 
 from __future__ import annotations
@@ -12,7 +14,11 @@ from typing import Optional
 import pandera.polars as pa
 import polars as pl
 
+from sector_pipeline.contracts.core import table_config
+from sector_pipeline.sources.synthetic import REGIMES
 from sector_pipeline.universe import FREQUENCIES, MACRO_KINDS
+from sector_pipeline.vocabulary import DIMENSIONS
+
 
 
 class RawPrices(pa.DataFrameModel):
@@ -30,6 +36,9 @@ class RawPrices(pa.DataFrameModel):
     split_ratio: Optional[float] = pa.Field(nullable=True, description="New shares per old share on a split's ex-date")
     fetched_on: Optional[dt.date] = pa.Field(nullable=True, description="Download date (Yahoo's Close is split-adjusted as of it)")
     source: str = pa.Field(description="Data source that produced the row: yfinance, csv or synthetic")
+
+    # As received: a source may send a row twice (validation quarantines both) or a NaN.
+    Config = table_config("raw.prices", "date", "ticker", grain_unique=False, allows_nan=True)
 
 
 class ValidatedPrices(pa.DataFrameModel):
@@ -51,10 +60,9 @@ class ValidatedPrices(pa.DataFrameModel):
     fetched_on: Optional[dt.date] = pa.Field(nullable=True, description="Download date: the basis of a split-adjusted close")
     source: str = pa.Field(description="Data source that produced the row")
 
-    class Config:
-        unique = ["date", "ticker"]
-        # pandera's polars backend reports NaN in a non-nullable float column as not_nullable, so a NaN
-        # close cannot pass as a number (asserted in the tests).
+    # pandera's polars backend reports NaN in a non-nullable float column as not_nullable, so a NaN close
+    # cannot pass as a number (asserted in the tests).
+    Config = table_config("validated.prices", "date", "ticker")
 
     # Check method names are the quarantine reasons: keep them readable.
     @pa.dataframe_check
@@ -94,6 +102,8 @@ class RawMacro(pa.DataFrameModel):
     value: Optional[float] = pa.Field(nullable=True, description="The series' value (a market series' daily close)")
     source: str = pa.Field(description="Data source that produced the row")
 
+    Config = table_config("raw.macro", "date", "series", grain_unique=False, allows_nan=True)
+
 
 class ValidatedMacro(pa.DataFrameModel):
     """Macro values inside their series' valid range (universe file); one row per (date, series)."""
@@ -109,8 +119,7 @@ class ValidatedMacro(pa.DataFrameModel):
     max_stale_sessions: int = pa.Field(ge=0, description="Sessions the value may be carried forward over gaps")
     source: str = pa.Field(description="Data source that produced the row")
 
-    class Config:
-        unique = ["date", "series"]
+    Config = table_config("validated.macro", "date", "series")
 
 
 class MacroRangeFrame(ValidatedMacro):
@@ -144,6 +153,47 @@ class Quarantine(pa.DataFrameModel):
     date: dt.date = pa.Field(description="Session of the rejected row")
     dataset: str = pa.Field(isin=["prices", "macro"], description="Which table the row was meant for")
     ticker: str = pa.Field(description="Ticker (prices) or series name (macro)")
-    reason: str = pa.Field(description="Every failed rule, '; '-separated, e.g. 'close: greater_than(0)'")
+    reason: str = pa.Field(str_length={"min_value": 1},
+                           description="Every failed rule, '; '-separated, e.g. 'close: greater_than(0)'")
     row: str = pa.Field(description="The rejected row as received, as JSON")
     source: str = pa.Field(description="Data source that produced the row")
+
+    # A row the source sent twice is quarantined twice: one row per rejected copy.
+    Config = table_config("validated.quarantine", "date", "dataset", "ticker", grain_unique=False)
+
+
+class UniverseMembership(pa.DataFrameModel):
+    """Point-in-time membership: one row per session and instrument already trading, with each sector's
+    characteristics, so marts and BI tools label and explain sectors as of each date."""
+
+    date: dt.date = pa.Field(description="Trading session (exchange local date)")
+    ticker: str = pa.Field(description="Instrument ticker as in the universe file")
+    name: str = pa.Field(description="Instrument name, e.g. 'Utilities' or 'S&P 500'")
+    role: str = pa.Field(isin=["benchmark", "sector"], description="benchmark or sector")
+    cycle: Optional[float] = pa.Field(in_range={"min_value": -1, "max_value": 1}, nullable=True, description=(
+        "The sector's characteristic on the economic-cycle axis, -1 (defensive) .. +1 (cyclical); NULL for the "
+        "benchmark"))
+    rates: Optional[float] = pa.Field(in_range={"min_value": -1, "max_value": 1}, nullable=True, description=(
+        "Characteristic on the interest-rate axis: +1 gains from higher rates, -1 rate-sensitive"))
+    inflation: Optional[float] = pa.Field(in_range={"min_value": -1, "max_value": 1}, nullable=True, description=(
+        "Characteristic on the inflation axis: +1 an inflation hedge"))
+    risk: Optional[float] = pa.Field(in_range={"min_value": -1, "max_value": 1}, nullable=True, description=(
+        "Characteristic on the risk-appetite axis: +1 risk-on (growth), -1 risk-off (defensive)"))
+    universe: str = pa.Field(description="Name of the universe file")
+
+    Config = table_config("raw.universe_membership", "date", "ticker")
+
+
+class SyntheticRegimes(pa.DataFrameModel):
+    """The synthetic market's answer key: the regime planted on each session (empty for real sources)."""
+
+    date: dt.date = pa.Field(description="Trading session")
+    regime_id: int = pa.Field(ge=0, description="Number of the planted spell")
+    regime: str = pa.Field(isin=list(REGIMES), description="The planted regime: " + ", ".join(REGIMES))
+    source: str = pa.Field(description="Data source that produced the row (synthetic)")
+
+    Config = table_config("raw.synthetic_regimes", "date")
+
+
+# The characteristics' columns are the sentiment dimensions, in their order.
+assert tuple(c for c in UniverseMembership.to_schema().columns if c in DIMENSIONS) == DIMENSIONS

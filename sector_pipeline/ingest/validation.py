@@ -13,6 +13,7 @@ from typing import Mapping, Sequence
 import pandera.polars as pa
 import polars as pl
 
+from sector_pipeline.contracts import schema_of
 from sector_pipeline.errors import MissingDataError
 from sector_pipeline.ingest.schemas import (
     MacroRangeFrame,
@@ -35,8 +36,7 @@ class PriceRules:
     max_abs_one_day_move: float = 0.25
 PRICE_COLUMNS = list(ValidatedPrices.to_schema().columns)
 MACRO_COLUMNS = list(ValidatedMacro.to_schema().columns)
-QUARANTINE_SCHEMA = {"date": pl.Date(), "dataset": pl.String(), "ticker": pl.String(), "reason": pl.String(),
-                     "row": pl.String(), "source": pl.String()}
+QUARANTINE_SCHEMA = schema_of(Quarantine)
 
 
 def _failure_reasons(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> pl.DataFrame:

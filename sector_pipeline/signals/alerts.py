@@ -39,25 +39,16 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from sector_pipeline.contracts import schema_of
+from sector_pipeline.contracts.signals import AlertConditions, Alerts
 from sector_pipeline.signals import windows
 from sector_pipeline.signals.config import AlertConfig
 from sector_pipeline.vocabulary import TIER_ORDER, leader_count_expr
 
-ALERT_SCHEMA = {
-    "date": pl.Date(), "tier": pl.String(), "alert_type": pl.String(), "dimension": pl.String(),
-    "value": pl.Float64(), "threshold": pl.Float64(), "message": pl.String(),
-}
-# One row per (date, alert_type, dimension) of the score-based alerts: the daily state of each condition.
-CONDITION_SCHEMA = {
-    "date": pl.Date(), "alert_type": pl.String(), "dimension": pl.String(),
-    "reading": pl.Float64(),    # m(t): mean of the daily score over the last smoothing_sessions
-    "value": pl.Float64(),      # what the threshold applies to: m(t), or its change over regime_change_sessions
-    "threshold": pl.Float64(),  # the threshold of an upward start (a downward one is its mirror, except flight)
-    "side": pl.Int8(),          # +1 / -1 while the condition holds upward / downward, 0 when it does not
-    "is_on": pl.Boolean(),
-    "sessions_since_up": pl.Int32(),    # sessions since the last upward start (0 on that day); null: never
-    "sessions_since_down": pl.Int32(),  # the same for downward starts
-}
+# The alerts and, one row per (date, alert_type, dimension) of the score-based alerts, the daily state of each
+# condition: their contracts (contracts/signals.py) list and describe the columns.
+ALERT_SCHEMA = schema_of(Alerts)
+CONDITION_SCHEMA = schema_of(AlertConditions)
 _KEY = ["alert_type", "dimension"]
 
 

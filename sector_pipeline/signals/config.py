@@ -4,35 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sector_pipeline.contracts import columns
+from sector_pipeline.contracts.signals import Features
 from sector_pipeline.vocabulary import DIMENSIONS  # noqa: F401  (re-exported: the stage modules import it here)
 
-# Columns of the features table (signals/features.py), one row per (date, ticker), benchmark included.
-FEATURE_COLUMNS = (
-    "date", "ticker",
-    "close_price",            # split-adjusted close (charting price: moving averages, RSI)
-    "total_return_price",     # dividend-adjusted close (returns, relative strength)
-    "volume_shares",
-    "sessions_of_history",    # sessions since the ticker's first stored price, this one included (1 on day one)
-    "return_1d", "return_5d", "return_20d", "return_60d", "return_126d", "return_252d", "return_ytd",
-    "relative_strength",              # total_return_price / benchmark total_return_price
-    "relative_strength_change_5d",    # relative_strength / its value 5 sessions earlier - 1
-    "relative_strength_change_20d",
-    "relative_strength_change_60d",
-    "relative_strength_trend",        # relative_strength / its 50-session simple moving average - 1
-    "sma_50", "sma_200",              # simple moving averages of close_price
-    "distance_from_sma_50",           # close_price / sma_50 - 1
-    "distance_from_sma_200",
-    "rsi_14",                         # Wilder RSI (RMA smoothing, alpha = 1/14) of close_price
-    "realized_vol_20d",               # annualised (sqrt 252) sample std (ddof 1) of 20 daily log total returns
-    "relative_volume_20d",            # volume / mean volume of the 20 previous sessions
-    "up_volume_ratio_20d",            # volume on up days / total volume, over the last 20 sessions
-    "is_warming_up",                  # fewer sessions than the ranking windows need (see FeatureConfig)
-    "is_total_return_estimated",      # the day's total return had no dividend information (price return only)
-    # State of Wilder's smoothing, stored so a run continues the recursion from the last stored session
-    # instead of replaying the ticker's whole history.
-    "rsi_average_gain_14",
-    "rsi_average_loss_14",
-)
+# Columns of the features table (signals/features.py) but `source`, one row per (date, ticker), benchmark
+# included: its contract (contracts/signals.py) lists and describes them; features.feature_columns() names
+# them from the windows of a FeatureConfig and gives these for the defaults.
+FEATURE_COLUMNS = tuple(c for c in columns(Features) if c != "source")
 
 
 @dataclass(frozen=True)

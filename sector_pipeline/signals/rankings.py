@@ -17,6 +17,8 @@ from typing import Sequence
 
 import polars as pl
 
+from sector_pipeline.contracts import columns
+from sector_pipeline.contracts.signals import SectorRankings
 from sector_pipeline.signals.config import RankingConfig
 from sector_pipeline.signals.cross_section import cross_section_stats
 from sector_pipeline.signals.windows import exact_ratio, ordered_sum
@@ -64,5 +66,5 @@ def rank_sectors(features: pl.LazyFrame, *, sectors: Sequence[str], config: Rank
             ).cast(pl.Int32),
             ranked_sectors=pl.col("is_ranked").sum().over("date").cast(pl.Int32),
         )
-        .select("date", "ticker", "composite_score", "rank", "ranked_sectors", "is_ranked")
+        .select(columns(SectorRankings))
     )

@@ -18,25 +18,17 @@ from __future__ import annotations
 
 import polars as pl
 
+from sector_pipeline.contracts import columns
+from sector_pipeline.contracts.signals import RelativeRotation
 from sector_pipeline.signals.config import RotationConfig
 from sector_pipeline.signals.windows import position_in, rolling_mean, rolling_std
-
-QUADRANTS = ("leading", "weakening", "lagging", "improving")
-FREQUENCIES = ("daily", "weekly")
+from sector_pipeline.vocabulary import QUADRANTS  # noqa: F401  (re-exported)
 # A window whose sample std is below this fraction of its mean's size (of 1 for values near 0) is flat.
 FLAT_TOLERANCE = 1e-12
 
-# Columns of the relative rotation table, one row per (frequency, date, ticker), benchmark excluded.
-ROTATION_COLUMNS = (
-    "date", "ticker",
-    "frequency",        # 'daily' (one row per session) or 'weekly' (one row per ISO week, at its last session)
-    "rs_ratio",         # JdK-style RS-Ratio approximation, centred on 100 (see module docstring)
-    "rs_momentum",      # JdK-style RS-Momentum approximation, centred on 100
-    "quadrant",         # leading / weakening / lagging / improving; null while warming up
-    "rrg_speed",        # distance travelled on the (rs_ratio, rs_momentum) plane since the previous row
-    "heading_deg",      # direction of that move, degrees in [0, 360): 0 = east (ratio up), 90 = north
-    "is_warming_up",    # rs_ratio or rs_momentum is null (not enough history yet)
-)
+# Columns of the relative rotation table, one row per (frequency, date, ticker), benchmark excluded: its
+# contract (contracts/signals.py) lists and describes them.
+ROTATION_COLUMNS = columns(RelativeRotation)
 
 
 def rotation_quadrant(rs_ratio: pl.Expr, rs_momentum: pl.Expr) -> pl.Expr:

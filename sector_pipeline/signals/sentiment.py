@@ -21,10 +21,12 @@ from typing import Sequence
 
 import polars as pl
 
+from sector_pipeline.contracts import columns
+from sector_pipeline.contracts.signals import SentimentContributions, SentimentScores
 from sector_pipeline.signals.config import DIMENSIONS, SentimentConfig
 from sector_pipeline.signals.cross_section import cross_section_stats
 from sector_pipeline.signals.windows import exact_ratio
-from sector_pipeline.vocabulary import leader_count_expr
+from sector_pipeline.vocabulary import DIMENSION_LABELS, leader_count_expr
 
 # Readings per dimension: (above +band, below -band). A score is half the gap between the weighted characteristic
 # of the leading and of the lagging sectors, so each text must say which kind of sector is ahead of which.
@@ -41,8 +43,6 @@ INTERPRETATIONS: dict[str, tuple[str, str]] = {
                   "Disinflation: inflation hedges penalized"),
     "risk": ("Risk-on: momentum in growth stocks", "Risk-off: flight to quality"),
 }
-DIMENSION_LABELS = {"cycle": "Economic cycle", "rates": "Interest rate expectations",
-                    "inflation": "Inflation expectations", "risk": "Risk appetite"}
 
 
 def sentiment_contributions(rankings: pl.LazyFrame, characteristics: pl.DataFrame) -> pl.LazyFrame:
@@ -71,7 +71,7 @@ def sentiment_contributions(rankings: pl.LazyFrame, characteristics: pl.DataFram
         ranked.join(chars, on="ticker", how="inner")
         .with_columns(contribution=exact_ratio(sign * pl.col("weight") * pl.col("characteristic"),
                                                2 * pl.col("weight_total")))
-        .select("date", "dimension", "ticker", "rank", "group", "weight", "characteristic", "contribution")
+        .select(columns(SentimentContributions))
         .sort("date", "dimension", "rank")
     )
 
@@ -111,6 +111,6 @@ def sentiment_scores(contributions: pl.LazyFrame, *, tickers: Sequence[str],
             .when(pl.col("band") == "negative").then(negative)
             .otherwise(pl.lit("Neutral: no clear signal")),
         )
-        .select("date", "dimension", "label", "score", "band", "interpretation", "top_contributors")
+        .select(columns(SentimentScores))
         .sort("date", "dimension")
     )

@@ -40,6 +40,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from sector_pipeline.contracts import columns
+from sector_pipeline.contracts.signals import MacroRegime, SectorRotationIndex
 from sector_pipeline.errors import ConfigurationError
 from sector_pipeline.signals.config import DIMENSIONS, SriConfig
 from sector_pipeline.signals.fit import fit_expression
@@ -47,30 +49,10 @@ from sector_pipeline.signals.windows import exact_ratio, ordered_sum, rolling_me
 
 COMPONENTS = ("economic", "performance", "flow", "technical")
 
-# Columns of the Sector Rotation Index table, one row per (date, ticker), sectors only.
-SRI_COLUMNS = (
-    "date", "ticker",
-    "economic_score",      # 0-100: fit of the sector's characteristics to the macro regime (50 = no view)
-    "performance_score",   # 0-100: percentiles of composite score and risk-adjusted 60-session relative return
-    "flow_score",          # 0-100: percentiles of relative volume and up-volume ratio (seed article 003's
-    #                        "market sentiment" component, measured from volume flows)
-    "technical_score",     # 0-100: price vs 50/200-session averages, their cross, RSI sweet spot
-    "total_score",         # sum of the weighted components, 0 .. 100 * sum(weights)
-    "sri_rank",            # 1 = highest total among the sectors scored on the date
-    "is_scored",           # ranked and every component present
-    "economic_dimensions",  # dimensions of the macro regime the economic score could read (0-4)
-    "uses_stale_macro",    # a macro series behind the economic score was stale on the date
-)
-
-# Columns of the macro regime table, one row per (date, dimension).
-MACRO_REGIME_COLUMNS = (
-    "date", "dimension",
-    "macro_score",       # in (-1, 1); NULL when no signal of the dimension is available (never a silent 0)
-    "signals_used",      # signals with a value on the date
-    "detail",            # each used signal and its z-score
-    "is_stale_input",    # a used series' value is older than its normal cadence (carried forward over a gap)
-    "stale_series",      # those series, comma-separated ('' when none)
-)
+# Columns of the Sector Rotation Index table (one row per (date, ticker), sectors only) and of the macro regime
+# table (one row per (date, dimension)): their contracts (contracts/signals.py) list and describe them.
+SRI_COLUMNS = columns(SectorRotationIndex)
+MACRO_REGIME_COLUMNS = columns(MacroRegime)
 
 # Macro series names of the universe file (sp500_sectors.toml) that the signals read.
 US10Y = "us10y_yield_pct"

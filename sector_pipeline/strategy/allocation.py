@@ -52,6 +52,8 @@ import numpy as np
 import polars as pl
 
 from sector_pipeline.calendar import sessions
+from sector_pipeline.contracts import columns, schema_of
+from sector_pipeline.contracts.strategy import Allocations
 from sector_pipeline.strategy.config import (
     COMPOSITE_BOOK,
     EQUAL_WEIGHT_BOOK,
@@ -62,13 +64,13 @@ from sector_pipeline.strategy.config import (
 from sector_pipeline.strategy.state import last_rows
 from sector_pipeline.vocabulary import leader_count
 
-ALLOCATION_COLUMNS = ("date", "book", "ticker", "weight", "previous_weight", "score", "score_rank", "group")
+# Columns and types of strategy.allocations: its contract (contracts/strategy.py) lists and describes them.
+ALLOCATION_COLUMNS = columns(Allocations)
 # Sessions of the inputs (predictions, rankings, features) read before `start`: none.
 ALLOCATION_LOOKBACK_SESSIONS = 0
 # `previous` of a continuation: the last stored row of each of these keys before `start`.
 ALLOCATION_STATE_KEYS = ("book", "ticker")
-_SCHEMA = {"date": pl.Date, "book": pl.String, "ticker": pl.String, "weight": pl.Float64,
-           "previous_weight": pl.Float64, "score": pl.Float64, "score_rank": pl.Int32, "group": pl.String}
+_SCHEMA = schema_of(Allocations)
 
 
 def rebalance_sessions(dates: Sequence[dt.date], frequency: str, calendar: str = "XNYS") -> list[dt.date]:

@@ -38,18 +38,16 @@ from typing import Sequence
 
 import polars as pl
 
+from sector_pipeline.contracts import columns, schema_of
+from sector_pipeline.contracts.strategy import Backtest
 from sector_pipeline.strategy.config import BENCHMARK, BOOKS, MODEL_BOOK, BacktestConfig
 from sector_pipeline.strategy.state import check_after, last_rows
 
-BACKTEST_COLUMNS = ("date", "strategy", "gross_return", "turnover", "cost", "net_return", "equity", "drawdown",
-                    "benchmark_return", "holdings", "is_trade_day",
-                    # state of the next session: the running peak of equity (drawdown = equity / peak - 1) and
-                    # the weights held after this close, sector by sector (tickers sorted, same order as weights)
-                    "peak_equity", "held_tickers", "held_weights")
-_SCHEMA = {"date": pl.Date, "strategy": pl.String, "gross_return": pl.Float64, "turnover": pl.Float64,
-           "cost": pl.Float64, "net_return": pl.Float64, "equity": pl.Float64, "drawdown": pl.Float64,
-           "benchmark_return": pl.Float64, "holdings": pl.Int32, "is_trade_day": pl.Boolean,
-           "peak_equity": pl.Float64, "held_tickers": pl.List(pl.String), "held_weights": pl.List(pl.Float64)}
+# Columns and types of strategy.backtest: its contract (contracts/strategy.py) lists and describes them, the
+# state of the next session included (peak_equity, and the weights held after the close: held_tickers sorted,
+# held_weights in the same order).
+BACKTEST_COLUMNS = columns(Backtest)
+_SCHEMA = schema_of(Backtest)
 # Sessions of the inputs (allocations, returns) read before `start`: the decision of the session before start
 # is traded on start's session.
 BACKTEST_LOOKBACK_SESSIONS = 1

@@ -37,6 +37,9 @@ EQUAL_WEIGHT_BOOK = "equal_weight"
 BENCHMARK = "benchmark"
 BOOKS = (MODEL_BOOK, COMPOSITE_BOOK, MOMENTUM_BOOK, EQUAL_WEIGHT_BOOK)
 STRATEGIES = (*BOOKS, BENCHMARK)
+# What a sector is in a decision: the top, middle or bottom third of seed article 000's rule, top or out of the
+# momentum book, equal in the equal-weight book.
+ALLOCATION_GROUPS = ("top", "middle", "bottom", "out", "equal")
 
 # Signals whose out-of-sample skill is measured (strategy.skill), with the column that carries each.
 SIGNALS = {"model": "prediction_strength", "momentum": "relative_strength_change_60d",

@@ -31,17 +31,16 @@ import math
 import numpy as np
 import polars as pl
 
+from sector_pipeline.contracts import columns, schema_of
+from sector_pipeline.contracts.strategy import Performance
 from sector_pipeline.strategy.config import BENCHMARK, STRATEGIES, BacktestConfig
 from sector_pipeline.strategy.state import ContinuationError, last_rows, running_sum
 
-PERFORMANCE_COLUMNS = ("date", "strategy", "days", "total_return", "cagr", "annualised_volatility", "sharpe",
-                       "sortino", "max_drawdown", "average_annual_turnover", "total_cost", "hit_rate_vs_benchmark",
-                       # state of the running figures (with days, max_drawdown and total_cost), so that a run
-                       # continues from the last stored row of each strategy:
-                       "sum_net_return", "sum_squared_net_return", "sum_squared_downside_return", "total_turnover",
-                       "sessions_beating_benchmark", "peak_equity")
-_SCHEMA = {"date": pl.Date, "strategy": pl.String, "days": pl.Int32,
-           **{c: (pl.Int32 if c == "sessions_beating_benchmark" else pl.Float64) for c in PERFORMANCE_COLUMNS[3:]}}
+# Columns and types of strategy.performance: its contract (contracts/strategy.py) lists and describes them, the
+# state of the running figures included (with days, max_drawdown and total_cost), so that a run continues
+# from the last stored row of each strategy.
+PERFORMANCE_COLUMNS = columns(Performance)
+_SCHEMA = schema_of(Performance)
 # Sessions of strategy.backtest read before `start`: the backtest's start row may be on the session before it.
 PERFORMANCE_LOOKBACK_SESSIONS = 1
 

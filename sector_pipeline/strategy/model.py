@@ -49,28 +49,17 @@ import numpy as np
 import polars as pl
 
 from sector_pipeline.calendar import sessions, sessions_before
+from sector_pipeline.contracts import columns, schema_of
+from sector_pipeline.contracts.strategy import ModelRuns, Predictions
 from sector_pipeline.signals.fit import characteristic_fit
 from sector_pipeline.strategy import panel
 from sector_pipeline.strategy.config import ModelConfig
 from sector_pipeline.strategy.state import ContinuationError
 
-PREDICTION_COLUMNS = ("date", "ticker", "prediction_strength", "prediction_rank", "ranked_sectors", "model_date")
-MODEL_RUN_COLUMNS = (
-    "date",                  # the training date: first session of the period the model predicts
-    "period",                # e.g. "2024-03" (monthly), "2024-Q1", "2024"
-    "horizon_sessions",
-    "training_first_date",   # first sample date used
-    "training_last_date",    # last sample date used (its label ends before `date`)
-    "last_label_end_date",   # last session whose price entered a training label (< date)
-    "training_dates",        # distinct sample dates
-    "training_samples",      # (sector, date) samples
-    "ridge_alpha",
-    "intercept",
-    "features",              # list of feature names ...
-    "coefficients",          # ... and their coefficients on the z-scores, in the same order
-    "train_r2",              # in-sample R^2 (not a measure of skill: see strategy.skill)
-    "zscore_clip",           # the clip of the input z-scores: with intercept and coefficients, all a prediction needs
-)
+# Columns of strategy.predictions and strategy.model_runs: their contracts (contracts/strategy.py) list and
+# describe them. A model run stores everything a prediction needs: intercept, features, coefficients, clip.
+PREDICTION_COLUMNS = columns(Predictions)
+MODEL_RUN_COLUMNS = columns(ModelRuns)
 
 # Sessions of every input read before `start` by a run that trains no model: one, to see whether `start`
 # is the first session of its period (the session before it lies in another period) or not.
@@ -192,17 +181,11 @@ class WalkForward:
 
 
 def empty_predictions() -> pl.DataFrame:
-    return pl.DataFrame(schema={"date": pl.Date, "ticker": pl.String, "prediction_strength": pl.Float64,
-                                "prediction_rank": pl.Int32, "ranked_sectors": pl.Int32, "model_date": pl.Date})
+    return pl.DataFrame(schema=schema_of(Predictions))
 
 
 def _empty_runs() -> pl.DataFrame:
-    return pl.DataFrame(schema={
-        "date": pl.Date, "period": pl.String, "horizon_sessions": pl.Int32, "training_first_date": pl.Date,
-        "training_last_date": pl.Date, "last_label_end_date": pl.Date, "training_dates": pl.Int32,
-        "training_samples": pl.Int32, "ridge_alpha": pl.Float64, "intercept": pl.Float64,
-        "features": pl.List(pl.String), "coefficients": pl.List(pl.Float64), "train_r2": pl.Float64,
-        "zscore_clip": pl.Float64})
+    return pl.DataFrame(schema=schema_of(ModelRuns))
 
 
 def _r_squared(x: np.ndarray, y: np.ndarray, intercept: float, coefficients: Sequence[float]) -> float:

@@ -42,23 +42,18 @@ import numpy as np
 import polars as pl
 
 from sector_pipeline.calendar import sessions_before
+from sector_pipeline.contracts import columns, schema_of
+from sector_pipeline.contracts.strategy import Skill
 from sector_pipeline.strategy import panel
 from sector_pipeline.strategy.config import SIGNALS
 from sector_pipeline.strategy.model import forward_relative_returns
 from sector_pipeline.strategy.state import ContinuationError, last_rows, running_sum
 
-SKILL_COLUMNS = (
-    "date",                         # the session the outcome became known (signal_date + h sessions)
-    "signal_date", "signal", "ic", "hits", "counted", "hit_rate", "sectors",
-    "dates_evaluated", "ic_mean", "ic_std", "ic_t_stat",
-    "non_overlapping_dates", "ic_mean_non_overlapping", "ic_t_stat_non_overlapping",
-    "hit_rate_pooled",
-    # State of the running figures, so that a run continues from the last stored row of each signal:
-    "ic_sum", "ic_sum_squares",                                   # over the dates_evaluated ICs
-    "ic_sum_non_overlapping", "ic_sum_squares_non_overlapping",   # over the non_overlapping_dates ICs
-    "hits_total", "counted_total",                                # hit_rate_pooled = hits_total / counted_total
-    "sessions_since_first_ic",   # sessions from the first signal date with an IC (NULL before it)
-)
+# Columns and types of strategy.skill: its contract (contracts/strategy.py) lists and describes them, the state
+# of the running figures included (sums of the ICs and their squares, hit and count totals, sessions since the
+# first IC), so that a run continues from the last stored row of each signal.
+SKILL_COLUMNS = columns(Skill)
+_SCHEMA = schema_of(Skill)
 
 
 def signal_frames(predictions: pl.LazyFrame, features: pl.LazyFrame, rankings: pl.LazyFrame
@@ -209,16 +204,6 @@ def skill_of_signals(signals: Mapping[str, pl.LazyFrame], features: pl.LazyFrame
         return empty_skill()
     return pl.concat(parts).sort("date", "signal")
 
-
-_SCHEMA = {
-    "date": pl.Date, "signal_date": pl.Date, "signal": pl.String, "ic": pl.Float64, "hits": pl.Int32,
-    "counted": pl.Int32, "hit_rate": pl.Float64, "sectors": pl.Int32, "dates_evaluated": pl.Int32,
-    "ic_mean": pl.Float64, "ic_std": pl.Float64, "ic_t_stat": pl.Float64, "non_overlapping_dates": pl.Int32,
-    "ic_mean_non_overlapping": pl.Float64, "ic_t_stat_non_overlapping": pl.Float64, "hit_rate_pooled": pl.Float64,
-    "ic_sum": pl.Float64, "ic_sum_squares": pl.Float64, "ic_sum_non_overlapping": pl.Float64,
-    "ic_sum_squares_non_overlapping": pl.Float64, "hits_total": pl.Int64, "counted_total": pl.Int64,
-    "sessions_since_first_ic": pl.Int32,
-}
 
 
 def empty_skill() -> pl.DataFrame:

@@ -1,0 +1,50 @@
+"""Contracts of the bookkeeping tables: the change log of the incremental assets and the publication manifest."""
+
+import datetime as dt
+from typing import Optional
+
+import pandera.polars as pa
+import polars as pl
+
+from sector_pipeline.contracts.core import table_config
+
+
+class TableChanges(pa.DataFrameModel):
+    """One row per write that changed a table: which dates changed, for the assets that read the table."""
+
+    seq: int = pa.Field(ge=1, description="Order of the write, 1, 2, ... across all tables")
+    table_name: str = pa.Field(description="The table written (schema.table)")
+    changed_from: dt.date = pa.Field(description="First date whose rows differ from what was stored")
+    changed_through: dt.date = pa.Field(description="Last such date")
+    rows_written: int = pa.Field(ge=0, description="Rows the write inserted")
+    run_id: str = pa.Field(description="The Dagster run that wrote them")
+    written_at: pl.Datetime("us", "UTC") = pa.Field(description="When (TIMESTAMP WITH TIME ZONE)")
+
+    Config = table_config("meta.table_changes", "seq")
+
+
+class ConsumedChanges(pa.DataFrameModel):
+    """For each asset and each of its inputs, the last change of the input the asset has read."""
+
+    consumer: str = pa.Field(description="The reading asset's table (or asset) name")
+    input_table: str = pa.Field(description="The input table")
+    seq: int = pa.Field(ge=1, description="The input's last change (meta.table_changes.seq) already consumed")
+
+    Config = table_config("meta.consumed_changes", "consumer", "input_table")
+
+
+class PublishManifest(pa.DataFrameModel):
+    """What a publication holds (in the published copy only): one row per marts table or view."""
+
+    published_at: pl.Datetime("us", "UTC") = pa.Field(description="When the copy was written")
+    run_id: str = pa.Field(description="The Dagster run that published it")
+    object_name: str = pa.Field(description="marts table or view name")
+    object_type: str = pa.Field(isin=["table", "view"], description="table or view")
+    row_count: int = pa.Field(ge=0, description="Rows in the object when published")
+    min_date: Optional[dt.date] = pa.Field(nullable=True, description="First date in the object")
+    max_date: Optional[dt.date] = pa.Field(nullable=True, description="Last date in the object")
+
+    Config = table_config("marts.publish_manifest", "object_name")
+
+
+MODELS = (TableChanges, ConsumedChanges, PublishManifest)
