@@ -247,4 +247,5 @@ def test_realdata_universe_matches_the_files(realdata_dir):
         frame = pl.read_csv(realdata_dir / name, columns=["date", key], try_parse_dates=True)
         firsts |= dict(frame.group_by(key).agg(pl.col("date").min()).iter_rows())
     declared = {i.ticker: i.inception for i in u.instruments} | {m.ticker: m.inception for m in u.macro}
-    assert declared == firsts
+    # UUP is left out on purpose: its file has no close, the value of a market series (the file's comment)
+    assert declared == {t: d for t, d in firsts.items() if t != "UUP"}
