@@ -376,15 +376,23 @@ def _typed(entry: dict[str, Any], key: str, kind: type | tuple[type, ...], expec
     return value
 
 
+def _entry_label(entry: Any, what: str, index: int, name_key: str, known: frozenset[str], path: str,
+                 hints: dict[str, str] | None = None) -> str:
+    """`what #n (name)` for error messages, once the entry is checked to be a table of known fields only."""
+    if not isinstance(entry, dict):
+        raise UniverseError(f"{path}: {what} #{index + 1} must be a table")
+    where = f"{what} #{index + 1} ({entry.get(name_key, '?')})"
+    unknown = sorted(set(entry) - known)
+    if unknown:
+        hint = "".join(text for key, text in (hints or {}).items() if key in unknown)
+        raise UniverseError(f"{path}: {where} has unknown field(s) {unknown}{hint}; "
+                            f"known fields: {', '.join(sorted(known))}")
+    return where
+
+
 def _macro_series(entry: Any, index: int, path: str) -> MacroSeries:
     """One [[macro]] entry, every field checked; errors name the file and the entry."""
-    if not isinstance(entry, dict):
-        raise UniverseError(f"{path}: macro series #{index + 1} must be a table")
-    where = f"macro series #{index + 1} ({entry.get('series', '?')})"
-    unknown = sorted(set(entry) - _MACRO_FIELDS)
-    if unknown:
-        raise UniverseError(f"{path}: {where} has unknown field(s) {unknown}; "
-                            f"known fields: {', '.join(sorted(_MACRO_FIELDS))}")
+    where = _entry_label(entry, "macro series", index, "series", _MACRO_FIELDS, path)
     provider = _typed(entry, "provider", str, "a string", where, path) or "market"
     if provider == "fred":
         # A FRED value is dated by the period it describes and published weeks later: without an explicit
@@ -429,17 +437,10 @@ _SECTOR_FIELDS = frozenset({"ticker", "sector", "inception", "aggregate", *DIMEN
 
 def _sector(entry: Any, index: int, path: str) -> Sector:
     """One [[sectors]] entry; an aggregate sector may leave its inception out (its earliest member's)."""
-    if not isinstance(entry, dict):
-        raise UniverseError(f"{path}: sector #{index + 1} must be a table")
-    where = f"sector #{index + 1} ({entry.get('ticker', '?')})"
-    unknown = sorted(set(entry) - _SECTOR_FIELDS)
-    if unknown:
-        # TOML puts a key written after a [[sectors]] header into that sector: a `members = [...]` list must
-        # come before the first table header.
-        hint = (" (a top-level `members = [...]` must come before the first [table] header)"
-                if "members" in unknown else "")
-        raise UniverseError(f"{path}: {where} has unknown field(s) {unknown}{hint}; "
-                            f"known fields: {', '.join(sorted(_SECTOR_FIELDS))}")
+    # TOML puts a key written after a [[sectors]] header into that sector: a `members = [...]` list must come
+    # before the first table header.
+    where = _entry_label(entry, "sector", index, "ticker", _SECTOR_FIELDS, path, hints={
+        "members": " (a top-level `members = [...]` must come before the first [table] header)"})
     aggregate = _typed(entry, "aggregate", bool, "true or false", where, path) or False
     inception = entry.get("inception")
     if inception is None and not aggregate:
@@ -486,13 +487,7 @@ def _members(raw: list[Any], sectors: list[Sector], path: str) -> list[Member]:
     find = _sector_finder(sectors, path)
     members = []
     for i, entry in enumerate(raw):
-        if not isinstance(entry, dict):
-            raise UniverseError(f"{path}: member #{i + 1} must be a table")
-        where = f"member #{i + 1} ({entry.get('ticker', '?')})"
-        unknown = sorted(set(entry) - _MEMBER_FIELDS)
-        if unknown:
-            raise UniverseError(f"{path}: {where} has unknown field(s) {unknown}; "
-                                f"known fields: {', '.join(sorted(_MEMBER_FIELDS))}")
+        where = _entry_label(entry, "member", i, "ticker", _MEMBER_FIELDS, path)
         ticker = _as_ticker(_require(entry, "ticker", where, path), where, path)
         sector = find(_require(entry, "sector", where, path), where)
         weight = _typed(entry, "weight", (int, float), "a positive number", where, path)

@@ -57,7 +57,11 @@ risk = 0.25
      "cycle=0\nrates=0\ninflation=0\n", "missing the field 'risk'"),
 ])
 def test_malformed_universe_is_a_clear_error(tmp_path, body, message):
-    path = _write(tmp_path, body)
+    _assert_refused(_write(tmp_path, body), message)
+
+
+def _assert_refused(path: Path, message: str) -> None:
+    """Loading `path` fails with a UniverseError naming the file and saying `message`."""
     with pytest.raises(UniverseError) as err:
         load_universe(path)
     assert message in str(err.value) and str(path) in str(err.value)
@@ -343,10 +347,7 @@ def test_members_reference_sectors_by_ticker_or_name_with_weights(tmp_path):
     ('"T1"', "member #1 must be a table"),
 ])
 def test_bad_member_entry_names_file_and_entry(tmp_path, members, message):
-    path = _members_file(tmp_path, members)
-    with pytest.raises(UniverseError) as err:
-        load_universe(path)
-    assert message in str(err.value) and str(path) in str(err.value)
+    _assert_refused(_members_file(tmp_path, members), message)
 
 
 def test_aggregate_sector_rules(tmp_path):
