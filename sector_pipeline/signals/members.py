@@ -98,12 +98,16 @@ def rank_members(features: pl.LazyFrame, members: pl.DataFrame, *, config: Ranki
     """
     windows = sorted(config.weights)
     inputs = [f"relative_strength_change_{k}d" for k in windows]
+    # One integer per (date, sector): windows over one integer key are cheaper than over (date, sector).
+    codes = members.select("ticker", "sector").with_columns(
+        __sector_code=pl.col("sector").rank("dense").cast(pl.Int64))
     frame = (
         features.select("date", "ticker", "is_warming_up", *inputs)
-        .join(members.lazy().select("ticker", "sector"), on="ticker", how="inner")
+        .join(codes.lazy(), on="ticker", how="inner")
+        .with_columns(__date_sector=pl.col("date").cast(pl.Int64) * 65_536 + pl.col("__sector_code"))
     )
     across = composite_ranks(frame, by=["date"], config=config)
-    within = composite_ranks(frame, by=["date", "sector"], config=config).select(
+    within = composite_ranks(frame, by=["__date_sector"], config=config).select(
         "date", "ticker", pl.col("composite_score").alias("sector_composite_score"),
         pl.col("rank").alias("sector_rank"), pl.col("ranked").alias("sector_ranked_members"))
     return (
