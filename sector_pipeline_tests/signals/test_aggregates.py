@@ -175,3 +175,31 @@ def test_the_aggregate_of_a_funds_members_tracks_the_fund():
     assert 0.0015 < gap.std() < 0.0035 and abs(gap.mean()) < 2e-4
     assert np.corrcoef(both["total_return_1d"], both["fund"])[0, 1] > 0.97
     assert (out["members_held"][1:] == 30).all()
+
+
+def test_aggregates_of_500_synthetic_stocks_read_the_planted_regime(member_universe: Universe):
+    """End to end on sectors built from stocks: aggregates -> features -> sector rankings -> sentiment. The
+    regime planted in the members' sector factors shows in the readings as it does for the sector funds."""
+    from sector_pipeline.signals.features import compute_features
+    from sector_pipeline.signals.rankings import rank_sectors
+    from sector_pipeline.signals.sentiment import sentiment_contributions, sentiment_scores
+
+    source = SyntheticSource(member_universe, seed=42)
+    start, end = dt.date(2004, 1, 1), dt.date(2016, 1, 1)
+    returns = total_returns_of(source.fetch_prices(member_universe.instruments, start, end))
+    aggregates = sector_aggregates(returns.lazy(), member_universe.members_frame(aggregates_only=True)).collect()
+    rows = pl.concat([returns.filter(ticker="SPY"), aggregates.select(returns.columns)])
+    sectors = [s.ticker for s in member_universe.sectors]
+    rankings = rank_sectors(compute_features(rows.lazy(), benchmark="SPY"), sectors=sectors)
+    scores = sentiment_scores(sentiment_contributions(rankings, member_universe.characteristics()),
+                              tickers=sectors).collect()
+    spells = source.regimes(start, end).select(pl.col("start_date").alias("date"), "regime")
+    wide = scores.pivot(on="dimension", index="date", values="score").sort("date").join_asof(spells, on="date")
+    share = {row["regime"]: row for row in wide.group_by("regime").agg(
+        cycle_high=(pl.col("cycle") > 0.3).mean(), cycle_low=(pl.col("cycle") < -0.3).mean(),
+        risk_low=(pl.col("risk") < -0.3).mean(), rates_high=(pl.col("rates") > 0.3).mean()).iter_rows(named=True)}
+    # Measured (seed 42, 2004-2015, every session): 90 %, 89 %, 88 %, 77 %.
+    assert share["expansion"]["cycle_high"] > 0.8
+    assert share["contraction"]["cycle_low"] > 0.8
+    assert share["risk_off"]["risk_low"] > 0.8
+    assert share["rising_rates"]["rates_high"] > 0.7
