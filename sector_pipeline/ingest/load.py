@@ -29,6 +29,7 @@ from sector_pipeline.sources.base import (
     split_by_provider,
 )
 from sector_pipeline.universe import Universe
+from sector_pipeline.vocabulary import DIMENSIONS
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +50,8 @@ class Window:
     def holidays(self) -> list[dt.date]:
         """Weekdays of the window that are not sessions (market holidays, closures)."""
         days = [self.start + dt.timedelta(days=i) for i in range((self.end - self.start).days)]
-        return [d for d in days if d.weekday() < 5 and d not in set(self.sessions)]
+        open_days = set(self.sessions)  # built once: inside the comprehension it cost O(days x sessions)
+        return [d for d in days if d.weekday() < 5 and d not in open_days]
 
 
 def fetch_prices(source: MarketDataSource, universe: Universe, window: Window) -> pl.DataFrame:
@@ -160,7 +162,7 @@ def universe_membership(universe: Universe, window: Window) -> pl.DataFrame:
         {"date": day, "ticker": item.ticker, "name": item.name,
          "role": "sector" if item.ticker in chars else "benchmark",
          **{d: getattr(chars[item.ticker], d) if item.ticker in chars else None
-            for d in ("cycle", "rates", "inflation", "risk")},
+            for d in DIMENSIONS},
          "universe": universe.name}
         for day in window.sessions for item in universe.instruments if day >= item.inception
     ]
