@@ -261,8 +261,8 @@ SYNTHETIC_500 = DEFAULT_UNIVERSE_PATH.parent / "synthetic_500.toml"
 _MEMBER_HEAD = """
 benchmark = { ticker = "IDX", inception = 2000-01-03 }
 sectors = [
-    { ticker = "AGG_T", sector = "Tech", aggregate = true, cycle = 0.6, rates = -0.4, inflation = -0.4, risk = 1.0 },
-    { ticker = "ETF_U", sector = "Utilities", inception = 2001-01-02, cycle = -1, rates = -1, inflation = 0, risk = -1 },
+{ ticker = "AGG_T", sector = "Tech", aggregate = true, cycle = 0.6, rates = -0.4, inflation = -0.4, risk = 1.0 },
+{ ticker = "ETF_U", sector = "Utilities", inception = 2001-01-02, cycle = -1, rates = -1, inflation = 0, risk = -1 },
 ]
 """
 
@@ -337,11 +337,13 @@ def test_members_reference_sectors_by_ticker_or_name_with_weights(tmp_path):
     ('{ ticker = "T1", sector = "AGG_T", inception = 2000-01-03, wieght = 1 }', "unknown field(s) ['wieght']"),
     ('{ ticker = "T1", sector = "AGG_T", inception = 2000-01-03, weight = 0 }',
      "member #1 (T1) has weight = 0, expected a positive number"),
-    ('{ ticker = "T1", sector = "AGG_T", inception = 2000-01-03, weight = true }', "weight = True, expected a positive"),
+    ('{ ticker = "T1", sector = "AGG_T", inception = 2000-01-03, weight = true }',
+     "weight = True, expected a positive"),
     ('{ ticker = "T1", sector = "AGG_T", inception = 2000-01-03, risk = 1.5 }',
      "member #1 (T1) has risk = 1.5, expected a number in [-1, +1]"),
     ('{ ticker = "T1", sector = "AGG_T", inception = 2000-01-03, weight = 1 },\n'
-     '{ ticker = "T2", sector = "AGG_T", inception = 2000-01-03 }', "some members of AGG_T have a weight and others not"),
+     '{ ticker = "T2", sector = "AGG_T", inception = 2000-01-03 }',
+     "some members of AGG_T have a weight and others not"),
     ('{ ticker = "ETF_U", sector = "AGG_T", inception = 2000-01-03 }', "duplicate tickers ['ETF_U']"),
     ('{ ticker = "T1", sector = "AGG_T", inception = "2000-02-30" }', "member #1 (T1) has date '2000-02-30'"),
     ('"T1"', "member #1 must be a table"),

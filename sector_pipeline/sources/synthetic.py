@@ -52,10 +52,11 @@ rate shocks of the 10-year path, breakeven inflation moves with the inflation re
 Determinism: every random draw of the market, the funds and the macro series comes from
 ``numpy.random.default_rng([seed, block, stream])`` for blocks of ``BLOCK_SESSIONS`` sessions counted from the
 origin (stream 0 is the market, so that key is ``[seed, block]``; each ticker has its own stream); a member's
-draws are a function of (seed, ticker, stream, session) alone. The path is always generated from the origin and every step depends only on
-earlier sessions, so a row for a given (date, ticker) does not depend on the requested range, nor on which
-other instruments are requested (nor, for a member, on the other members of the file). Generated paths of
-the market and funds are cached per (seed, calendar, number of blocks); members are generated per request.
+draws are a function of (seed, ticker, stream, session) alone. The path is always generated from the origin
+(a member's from its inception) and every step depends only on earlier sessions, so a row for a given (date,
+ticker) does not depend on the requested range, nor on which other instruments are requested (nor, for a
+member, on the other members of the file). Generated paths of the market and funds are cached per (seed,
+calendar, number of blocks); members are generated per request.
 """
 
 from __future__ import annotations

@@ -159,7 +159,8 @@ def test_member_rank_invariants(rankings500, features500):
     # within a sector the composites are centred (each z-score is)
     centred = ranked.group_by("date", "sector").agg(pl.col("sector_composite_score").mean().abs())
     assert centred["sector_composite_score"].max() < 1e-12
-    assert rankings500.filter(~pl.col("is_ranked"))["rank"].null_count() == rankings500.filter(~pl.col("is_ranked")).height
+    unranked = rankings500.filter(~pl.col("is_ranked"))
+    assert unranked["rank"].null_count() == unranked["sector_rank"].null_count() == unranked.height
 
 
 def test_one_date_a_chunk_or_shuffled_rows_give_the_history_bits(rankings500, features500, universe500):

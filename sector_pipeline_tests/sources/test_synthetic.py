@@ -600,7 +600,8 @@ def test_members_pay_quarterly_dividends_at_about_their_sectors_yield(member_pri
     non_payers = (ratios == 0).mean()
     assert 0.05 < non_payers < 0.4  # a fifth expected
     payers = ratios[ratios > 0]
-    assert payers.min() > synthetic.MEMBER_YIELD_FACTOR[0] - 0.01 and payers.max() < synthetic.MEMBER_YIELD_FACTOR[1] + 0.01
+    low, high = synthetic.MEMBER_YIELD_FACTOR
+    assert payers.min() > low - 0.01 and payers.max() < high + 0.01
 
 
 def test_a_planted_split_on_a_member(member_universe: Universe, member_prices: pl.DataFrame) -> None:
