@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from sector_pipeline.calendar import sessions
-from sector_pipeline.defs.resources import MarketDataResource
+from sector_pipeline.defs.resources import YFinanceResource
 from sector_pipeline.sources.synthetic import SyntheticSource
 from sector_pipeline.warehouse import Warehouse
 from sector_pipeline_tests.dagster_helpers import (
@@ -236,7 +236,7 @@ def test_network_down_yfinance_fails_clearly_and_writes_nothing(tmp_path, monkey
     monkeypatch.setattr(yfinance, "download", offline_download)
     path = tmp_path / "w.duckdb"
     defs = definitions(path, source="yfinance",
-                       resources={"market_data": MarketDataResource(source="yfinance", yfinance_max_attempts=1)})
+                       resources={"market_data": YFinanceResource(max_attempts=1)})
     result = run_range(defs, D(2024, 1, 2), D(2024, 1, 3), raise_on_error=False, selection="raw/prices")
     assert not result.success and len(calls) == 1  # one attempt: the override reached the run
     failure = next(e for e in result.all_events if e.is_step_failure)
