@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Mapping
 
 from sector_pipeline.errors import ConfigurationError
-from sector_pipeline.sources import build_source
 from sector_pipeline.universe import load_universe
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -62,9 +61,11 @@ class Settings:
         return settings
 
     def check(self) -> None:
-        """Fail now, with a clear message, rather than at the first run: bad source, universe or SQL dir."""
-        universe = load_universe(self.universe_path)
-        build_source(self.source, universe, csv_dir=self.csv_dir, seed=self.seed)
+        """Fail now, with a clear message, rather than at the first run: bad universe, webhook or SQL dir.
+
+        The source and its settings are checked where its resource is chosen (defs.resources).
+        """
+        load_universe(self.universe_path)
         if self.alert_webhook_url and not self.alert_webhook_url.startswith(("http://", "https://")):
             raise ConfigurationError(f"{PREFIX}ALERT_WEBHOOK must be an http(s) URL, got {self.alert_webhook_url!r}")
         if not Path(self.sql_dir).is_dir():

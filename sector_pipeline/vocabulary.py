@@ -34,6 +34,8 @@ ALERT_TYPES: tuple[str, ...] = ("extreme_reading", "flight_to_safety", "regime_c
 # frequencies (sessions, ISO weeks).
 QUADRANTS: tuple[str, ...] = ("leading", "weakening", "lagging", "improving")
 RRG_FREQUENCIES: tuple[str, ...] = ("daily", "weekly")
+# What a member stock's rotation is measured against: the benchmark, or its own sector's series.
+RRG_REFERENCES: tuple[str, ...] = ("benchmark", "sector")
 
 
 def leader_count(ranked: int) -> int:

@@ -3,6 +3,9 @@ import datetime as dt
 import dagster as dg
 import pytest
 
+from sector_pipeline.defs import build_definitions
+from sector_pipeline.defs.resources import (CsvDirectoryResource, MarketDataResource, SyntheticMarketResource,
+                                            YFinanceResource)
 from sector_pipeline.errors import ConfigurationError
 from sector_pipeline.settings import Settings
 from sector_pipeline.universe import UniverseError
@@ -113,7 +116,25 @@ def test_schedule_skips_holidays_and_unclosed_sessions_with_a_reason(defs):
 
 def test_unknown_source_is_a_configuration_error_at_load():
     with pytest.raises(ConfigurationError, match="unknown data source 'bloomberg'; choose one of synthetic, yfinance, csv"):
-        Settings.from_env({"SECTOR_PIPELINE_SOURCE": "bloomberg"})
+        build_definitions(Settings.from_env({"SECTOR_PIPELINE_SOURCE": "bloomberg"}))
+
+
+def test_each_source_is_its_own_resource_with_only_its_settings(tmp_path):
+    def chosen(**env: str) -> MarketDataResource:
+        settings = Settings.from_env({f"SECTOR_PIPELINE_{k.upper()}": v for k, v in env.items()})
+        return build_definitions(settings).resources["market_data"]
+
+    synthetic = chosen(seed="7")
+    assert type(synthetic) is SyntheticMarketResource and synthetic.seed == 7
+    regimes = synthetic.planted_regimes(dt.date(2024, 1, 1), dt.date(2024, 3, 1))
+    assert regimes.height > 0 and regimes["start_date"].min() < dt.date(2024, 3, 1)
+    files = chosen(source="csv", csv_dir=str(tmp_path))
+    assert type(files) is CsvDirectoryResource and files.directory == str(tmp_path)
+    assert files.planted_regimes(dt.date(2024, 1, 1), dt.date(2024, 3, 1)) is None  # real data plants nothing
+    yahoo = chosen(source="yfinance")
+    assert type(yahoo) is YFinanceResource and (yahoo.batch_size, yahoo.max_attempts) == (20, 4)
+    with pytest.raises(ConfigurationError, match="source 'csv' needs a directory: set SECTOR_PIPELINE_CSV_DIR"):
+        chosen(source="csv")
 
 
 def test_malformed_universe_is_a_configuration_error_at_load(tmp_path):
@@ -124,8 +145,9 @@ def test_malformed_universe_is_a_configuration_error_at_load(tmp_path):
 
 
 def test_csv_source_needs_an_existing_directory(tmp_path):
-    with pytest.raises(ConfigurationError, match="does not exist"):
-        Settings.from_env({"SECTOR_PIPELINE_SOURCE": "csv", "SECTOR_PIPELINE_CSV_DIR": str(tmp_path / "nope")})
+    with pytest.raises(ConfigurationError, match=f"source 'csv': directory {tmp_path / 'nope'} does not exist"):
+        build_definitions(Settings.from_env({"SECTOR_PIPELINE_SOURCE": "csv",
+                                             "SECTOR_PIPELINE_CSV_DIR": str(tmp_path / "nope")}))
 
 
 def test_workspace_loads_with_the_dagster_cli(tmp_path):

@@ -12,13 +12,14 @@ import pandera.polars as pa
 import polars as pl
 
 from sector_pipeline.contracts.core import table_config
-from sector_pipeline.ingest.total_return import METHODS
+from sector_pipeline.ingest.total_return import AGGREGATE, METHODS
 from sector_pipeline.vocabulary import (
     ALERT_TYPES,
     BANDS,
     DIMENSIONS,
     QUADRANTS,
     RRG_FREQUENCIES,
+    RRG_REFERENCES,
     SENTIMENT_GROUPS,
     TIERS,
 )
@@ -43,9 +44,13 @@ class _SectorSession(_Session):
 
 
 class TotalReturns(_TickerSession):
-    """Daily total returns from closes, dividends and splits on one basis, and each ticker's total-return index."""
+    """Daily total returns from closes, dividends and splits on one basis, and each ticker's total-return index.
 
-    close_price: float = pa.Field(gt=0, description="Close, split-adjusted as of its download date (USD)")
+    In a member universe, an aggregate sector's rows are computed from its members (signals/aggregates.py).
+    """
+
+    close_price: float = pa.Field(gt=0, description=(
+        "Close, split-adjusted as of its download date (USD); an aggregate sector's index level"))
     volume_shares: Optional[float] = pa.Field(ge=0, nullable=True, description="Shares traded")
     total_return_1d: Optional[float] = pa.Field(gt=-1, nullable=True, description=(
         "Total return of the session (fraction; dividends reinvested, one split basis); NULL on a ticker's first "
@@ -54,9 +59,12 @@ class TotalReturns(_TickerSession):
         "Total-return index: starts at the ticker's first close and compounds total_return_1d (USD)"))
     is_total_return_estimated: bool = pa.Field(description=(
         "The day's return was computed from closes only (no dividend information): a price return"))
-    total_return_method: Optional[str] = pa.Field(isin=list(METHODS), nullable=True, description=(
-        "How total_return_1d was computed: dividends, adj_close or close_only (ingest/total_return.py)"))
+    total_return_method: Optional[str] = pa.Field(isin=[*METHODS, AGGREGATE], nullable=True, description=(
+        "How total_return_1d was computed: dividends, adj_close or close_only (ingest/total_return.py), or "
+        "aggregate (a sector from its members)"))
     source: str = pa.Field(description=SOURCE)
+    members_held: Optional[pl.Int32] = pa.Field(ge=0, nullable=True, description=(
+        "Members whose returns made an aggregate sector's return that session; NULL for a traded ticker"))
 
     Config = table_config("intermediate.int_total_returns", "date", "ticker")
 
@@ -265,5 +273,34 @@ class RelativeRotation(_SectorSession):
     Config = table_config("signals.relative_rotation", "date", "ticker", "frequency")
 
 
+class MemberRankings(_TickerSession):
+    """Every member stock of a member universe ranked by the composite score, across the universe and within its
+    sector (signals/members.py); the relative performance itself is signals.features.relative_strength_change_*."""
+
+    ticker: str = pa.Field(description="Member stock ticker as in the universe file")
+    sector: str = pa.Field(description="The member's sector ticker")
+    composite_score: Optional[float] = pa.Field(nullable=True, description=(
+        "The sectors' composite (signals.sector_rankings) with every ranked member as the cross-section"))
+    rank: Optional[pl.Int32] = pa.Field(ge=1, nullable=True, description="1 = highest composite_score of the date")
+    ranked_members: pl.Int32 = pa.Field(ge=0, description="Members ranked on the date")
+    sector_composite_score: Optional[float] = pa.Field(nullable=True, description=(
+        "The composite with the ranked members of the member's sector as the cross-section"))
+    sector_rank: Optional[pl.Int32] = pa.Field(ge=1, nullable=True, description="1 = best member of its sector")
+    sector_ranked_members: pl.Int32 = pa.Field(ge=0, description="Members of the sector ranked on the date")
+    is_ranked: bool = pa.Field(description="Past its warm-up and every ranking input exists")
+
+    Config = table_config("signals.member_rankings", "date", "ticker")
+
+
+class MemberRotation(RelativeRotation):
+    """RRG-style rotation of every member stock against the benchmark and against its own sector's series."""
+
+    ticker: str = pa.Field(description="Member stock ticker as in the universe file")
+    against: str = pa.Field(isin=list(RRG_REFERENCES), description="benchmark or sector")
+    reference: str = pa.Field(description="The ticker the member is measured against: the benchmark or its sector")
+
+    Config = table_config("signals.member_rotation", "date", "ticker", "against", "frequency")
+
+
 MODELS = (TotalReturns, Features, SectorRankings, SentimentScores, SentimentContributions, Alerts, AlertConditions,
-          MacroRegime, SectorRotationIndex, RelativeRotation)
+          MacroRegime, SectorRotationIndex, RelativeRotation, MemberRankings, MemberRotation)

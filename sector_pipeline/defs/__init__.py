@@ -13,9 +13,10 @@ from sector_pipeline.defs.heatmap_assets import HEATMAP_ASSETS, HeatmapOutputRes
 from sector_pipeline.defs.ingest_assets import INGEST_ASSETS  # noqa: E402
 from sector_pipeline.defs.partitions import IngestDatesResource  # noqa: E402
 from sector_pipeline.defs.publish_assets import PublishedResource, build_publish_asset  # noqa: E402
-from sector_pipeline.defs.resources import MarketDataResource, WarehouseResource  # noqa: E402
+from sector_pipeline.defs.resources import WarehouseResource, market_data_resource  # noqa: E402
 from sector_pipeline.defs.schedules import daily_pipeline_job, nightly_schedule  # noqa: E402
-from sector_pipeline.defs.signal_assets import SIGNAL_ASSETS  # noqa: E402
+from sector_pipeline.defs.signal_assets import MEMBER_ASSETS, SIGNAL_ASSETS  # noqa: E402
+from sector_pipeline.universe import load_universe  # noqa: E402
 from sector_pipeline.defs.sql_assets import build_sql_assets  # noqa: E402
 from sector_pipeline.defs.strategy_assets import STRATEGY_ASSETS  # noqa: E402
 from sector_pipeline.settings import Settings  # noqa: E402
@@ -32,18 +33,15 @@ def build_definitions(settings: Settings, resources: Mapping[str, Any] | None = 
                    if key.path[0] == "marts" and asset.metadata_by_key[key].get("materialized") == "table"]
     defaults = {
         "warehouse": WarehouseResource(path=settings.warehouse_path),
-        "market_data": MarketDataResource(
-            source=settings.source,
-            universe_path=settings.universe_path,
-            csv_dir=settings.csv_dir,
-            synthetic_seed=settings.seed,
-        ),
+        "market_data": market_data_resource(settings),
         "published": PublishedResource(directory=settings.published_dir),
         "heatmap_output": HeatmapOutputResource(directory=f"{settings.reports_dir}/heatmaps"),
         "ingest_dates": IngestDatesResource(),
     }
+    # member universes (stocks in sectors) add the member rankings and rotation (docs/scaling.md)
+    members = MEMBER_ASSETS if load_universe(settings.universe_path).members else []
     return dg.Definitions(
-        assets=[*INGEST_ASSETS, *sql_assets, *SIGNAL_ASSETS, *STRATEGY_ASSETS, *HEATMAP_ASSETS,
+        assets=[*INGEST_ASSETS, *sql_assets, *SIGNAL_ASSETS, *members, *STRATEGY_ASSETS, *HEATMAP_ASSETS,
                 build_publish_asset(mart_keys, mart_tables)],
         jobs=[daily_pipeline_job],
         schedules=[nightly_schedule],

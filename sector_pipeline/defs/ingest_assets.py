@@ -151,15 +151,14 @@ MEMBERSHIP_INPUTS = [Input("validated.prices", key="date")]
 def synthetic_regimes(context: dg.AssetExecutionContext, market_data: MarketDataResource,
                       warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The regime planted in the synthetic market on each session (no rows for real sources): the answer key."""
-    universe = market_data.universe()
-    source = market_data.client(universe)
-    regimes = getattr(source, "regimes", None)
+    source = market_data.client(market_data.universe())
 
     def compute(run: Run) -> dict[str, pl.DataFrame]:
         dates = run.inputs["validated.prices"].select("date").unique().collect().get_column("date").sort()
         window = Window(run.start, dates.max() + dt.timedelta(days=1), tuple(d for d in dates if d >= run.start))
-        spells = regimes(window.start, window.end) if regimes else pl.DataFrame()
-        return {"raw.synthetic_regimes": daily_regimes(spells, window, source.name)}
+        spells = market_data.planted_regimes(window.start, window.end)
+        return {"raw.synthetic_regimes": daily_regimes(spells if spells is not None else pl.DataFrame(), window,
+                                                       source.name)}
 
     outcome = run_incremental(warehouse.get(), outputs=["raw.synthetic_regimes"], inputs=MEMBERSHIP_INPUTS,
                               state=None, compute=compute, context=context)

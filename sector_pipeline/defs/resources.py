@@ -1,15 +1,24 @@
 """Dagster resources: the warehouse and the market-data source, each a narrow ConfigurableResource."""
 
 
-from typing import ContextManager, Optional
+import datetime as dt
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import TYPE_CHECKING, ContextManager, Optional
 
 import dagster as dg
+import polars as pl
 from pydantic import PrivateAttr
 
-from sector_pipeline.sources import build_source
+from sector_pipeline.errors import ConfigurationError
+from sector_pipeline.settings import Settings
+from sector_pipeline.sources import SOURCE_NAMES
 from sector_pipeline.sources.base import MarketDataSource
 from sector_pipeline.universe import Universe, load_universe
 from sector_pipeline.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    from sector_pipeline.sources.synthetic import SyntheticSource
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -39,20 +48,77 @@ class WarehouseResource(dg.ConfigurableResource):
         return self._store if self._store is not None else Warehouse(self.path, lock_timeout_seconds=self.lock_timeout_seconds)
 
 
-class MarketDataResource(dg.ConfigurableResource):
-    """Where prices and macro series come from: synthetic (offline), yfinance (real) or csv (your files)."""
+class MarketDataResource(dg.ConfigurableResource, ABC):
+    """Where prices and macro series come from: one subclass per source, chosen per deployment.
 
-    source: str = "synthetic"
+    `market_data_resource(settings)` picks the subclass from SECTOR_PIPELINE_SOURCE; tests and embedders pass
+    an instance of the one they want. There is deliberately no fallback from one source to another.
+    """
+
     universe_path: Optional[str] = None
-    csv_dir: Optional[str] = None
-    synthetic_seed: int = 42
-    yfinance_batch_size: int = 20
-    yfinance_max_attempts: int = 4
 
     def universe(self) -> Universe:
         return load_universe(self.universe_path)
 
+    @abstractmethod
     def client(self, universe: Universe) -> MarketDataSource:
-        return build_source(self.source, universe, csv_dir=self.csv_dir, seed=self.synthetic_seed,
-                            yfinance_batch_size=self.yfinance_batch_size,
-                            yfinance_max_attempts=self.yfinance_max_attempts)
+        """The pure source object that fetches the universe's prices and macro series."""
+
+    def planted_regimes(self, start: dt.date, end: dt.date) -> pl.DataFrame | None:
+        """The regime spells the source planted in [start, end) (REGIME_SCHEMA); None: real data plants none."""
+        return None
+
+
+class SyntheticMarketResource(MarketDataResource):
+    """The offline synthetic market: reproducible from `seed`, with planted regimes as the answer key."""
+
+    seed: int = 42
+
+    def client(self, universe: Universe) -> "SyntheticSource":
+        from sector_pipeline.sources.synthetic import SyntheticSource
+
+        return SyntheticSource(universe, seed=self.seed, calendar=universe.calendar)
+
+    def planted_regimes(self, start: dt.date, end: dt.date) -> pl.DataFrame:
+        return self.client(self.universe()).regimes(start, end)
+
+
+class YFinanceResource(MarketDataResource):
+    """Yahoo Finance prices through yfinance (batched downloads with retries) and FRED macro series."""
+
+    batch_size: int = 20
+    max_attempts: int = 4
+
+    def client(self, universe: Universe) -> MarketDataSource:
+        from sector_pipeline.sources.yfinance_source import YFinanceSource
+
+        return YFinanceSource(batch_size=self.batch_size, max_attempts=self.max_attempts, calendar=universe.calendar)
+
+
+class CsvDirectoryResource(MarketDataResource):
+    """Your own files: one csv per ticker and per macro series in `directory` (docs/data_sources.md)."""
+
+    directory: str
+
+    def client(self, universe: Universe) -> MarketDataSource:
+        from sector_pipeline.sources.csv_source import CsvDirectorySource
+
+        return CsvDirectorySource(self.directory, calendar=universe.calendar)
+
+
+def market_data_resource(settings: Settings) -> MarketDataResource:
+    """The resource of the source the settings name (SECTOR_PIPELINE_SOURCE), checked now rather than at a run."""
+    if settings.source == "synthetic":
+        resource: MarketDataResource = SyntheticMarketResource(universe_path=settings.universe_path, seed=settings.seed)
+    elif settings.source == "yfinance":
+        resource = YFinanceResource(universe_path=settings.universe_path)
+    elif settings.source == "csv":
+        if not settings.csv_dir:
+            raise ConfigurationError("source 'csv' needs a directory: set SECTOR_PIPELINE_CSV_DIR")
+        if not Path(settings.csv_dir).is_dir():
+            raise ConfigurationError(f"source 'csv': directory {settings.csv_dir} does not exist")
+        resource = CsvDirectoryResource(universe_path=settings.universe_path, directory=settings.csv_dir)
+    else:
+        raise ConfigurationError(f"unknown data source {settings.source!r}; "
+                                 f"choose one of {', '.join(SOURCE_NAMES)}")
+    return resource

@@ -169,10 +169,11 @@ class UniverseMembership(pa.DataFrameModel):
     date: dt.date = pa.Field(description="Trading session (exchange local date)")
     ticker: str = pa.Field(description="Instrument ticker as in the universe file")
     name: str = pa.Field(description="Instrument name, e.g. 'Utilities' or 'S&P 500'")
-    role: str = pa.Field(isin=["benchmark", "sector"], description="benchmark or sector")
+    role: str = pa.Field(isin=["benchmark", "sector", "member"], description="benchmark, sector or member (a stock)")
+    sector: Optional[str] = pa.Field(nullable=True, description="A member's sector ticker; NULL for the others")
     cycle: Optional[float] = pa.Field(in_range={"min_value": -1, "max_value": 1}, nullable=True, description=(
-        "The sector's characteristic on the economic-cycle axis, -1 (defensive) .. +1 (cyclical); NULL for the "
-        "benchmark"))
+        "The sector's (or member's) characteristic on the economic-cycle axis, -1 (defensive) .. +1 (cyclical); "
+        "NULL for the benchmark"))
     rates: Optional[float] = pa.Field(in_range={"min_value": -1, "max_value": 1}, nullable=True, description=(
         "Characteristic on the interest-rate axis: +1 gains from higher rates, -1 rate-sensitive"))
     inflation: Optional[float] = pa.Field(in_range={"min_value": -1, "max_value": 1}, nullable=True, description=(

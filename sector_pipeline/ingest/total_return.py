@@ -43,6 +43,8 @@ from __future__ import annotations
 import polars as pl
 
 METHODS = ("dividends", "adj_close", "close_only")
+# The method of a sector series computed from its member stocks (signals/aggregates.py), not from a price.
+AGGREGATE = "aggregate"
 INPUT_COLUMNS = ("date", "ticker", "close", "adj_close", "dividend", "split_ratio", "fetched_on")
 OUTPUT_COLUMNS = ("total_return_1d", "is_total_return_estimated", "total_return_method")
 

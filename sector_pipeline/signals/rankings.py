@@ -20,51 +20,65 @@ import polars as pl
 from sector_pipeline.contracts import columns
 from sector_pipeline.contracts.signals import SectorRankings
 from sector_pipeline.signals.config import RankingConfig
-from sector_pipeline.signals.cross_section import cross_section_stats
 from sector_pipeline.signals.windows import exact_ratio, ordered_sum
+
+
+def _group_sum(value: pl.Expr, by: list[str]) -> pl.Expr:
+    """The sum of the group's non-null values, added one by one in ticker order, on every row of the group."""
+    return value.sort_by("ticker").drop_nulls().cum_sum().last().over(by)
+
+
+def composite_ranks(features: pl.LazyFrame, *, by: Sequence[str], config: RankingConfig = RankingConfig()
+                    ) -> pl.LazyFrame:
+    """The composite and its rank (module docstring) with each `by` group as the cross-section.
+
+    `features` holds date, ticker, is_warming_up, the relative_strength_change_{k}d inputs and the `by`
+    columns, only for the tickers to rank. Adds is_ranked, composite_score, rank and ranked (the count).
+    Every statistic is a window over the group rather than a grouped frame joined back: one sort and no join
+    (joining each window's statistics onto the frame already joined with the previous ones re-plans the
+    earlier joins inside every new one: 1.0 s instead of 0.04 s for 45 tickers x 1,000 dates). Sums run in
+    ticker order (a cumulative sum after a sort) and divisions are true ones: the same bits whatever the frame.
+    """
+    windows = sorted(config.weights)
+    keys = list(by)
+    is_ranked = pl.col("is_ranked")
+    n = pl.col("__n")
+    value = {k: pl.when(is_ranked).then(pl.col(f"relative_strength_change_{k}d")) for k in windows}
+    mean = {k: pl.col(f"__mean_{k}") for k in windows}
+    std = {k: pl.col(f"__std_{k}") for k in windows}
+    total_weight = sum(config.weights.values())
+    composite = ordered_sum([pl.col(f"__z_{k}") * config.weights[k] for k in windows]) / total_weight
+    inputs = [pl.col(f"relative_strength_change_{k}d").is_not_null() for k in windows]
+    return (
+        features.with_columns(is_ranked=~pl.col("is_warming_up") & pl.all_horizontal(inputs))
+        .sort("date", "ticker")  # ties are broken by ticker: the ordinal rank follows the row order
+        .with_columns(__n=is_ranked.sum().over(keys))
+        .with_columns(exact_ratio(_group_sum(value[k], keys), n.cast(pl.Float64)).alias(f"__mean_{k}")
+                      for k in windows)
+        .with_columns(pl.when(n > 1).then(exact_ratio(_group_sum((value[k] - mean[k]) ** 2, keys),
+                                                      (n - 1).cast(pl.Float64)).sqrt()).alias(f"__std_{k}")
+                      for k in windows)
+        .with_columns(pl.when(is_ranked).then(pl.when(std[k] > 0).then(exact_ratio(value[k] - mean[k], std[k]))
+                                              .otherwise(0.0)).alias(f"__z_{k}") for k in windows)
+        .with_columns(composite_score=pl.when(is_ranked).then(composite))
+        .with_columns(
+            rank=pl.when(is_ranked).then(
+                pl.col("composite_score").rank("ordinal", descending=True).over(*keys, "is_ranked")
+            ).cast(pl.Int32),
+            ranked=n.cast(pl.Int32),
+        )
+        .drop("__n", *(f"__{name}_{k}" for name in ("mean", "std", "z") for k in windows))
+    )
 
 
 def rank_sectors(features: pl.LazyFrame, *, sectors: Sequence[str], config: RankingConfig = RankingConfig()
                  ) -> pl.LazyFrame:
-    """Rows: date, ticker, composite_score, rank, ranked_sectors, is_ranked.
+    """Rows: date, ticker, composite_score, rank, ranked_sectors, is_ranked (signals.sector_rankings).
 
-    The relative performance over each window is signals.features' relative_strength_change_{k}d: read it
-    there (it is not copied here under another name).
+    The cross-section of a date is its ranked sectors. The relative performance over each window is
+    signals.features' relative_strength_change_{k}d: read it there (it is not copied here under another name).
     """
-    windows = sorted(config.weights)
-    inputs = [f"relative_strength_change_{k}d" for k in windows]
-    frame = (
-        features.filter(pl.col("ticker").is_in(list(sectors)))
-        .select("date", "ticker", "is_warming_up", *inputs)
-        .with_columns(is_ranked=~pl.col("is_warming_up") & pl.all_horizontal(pl.col(c).is_not_null() for c in inputs))
-    )
-    sector_list = sorted(sectors)
-    for k, column in zip(windows, inputs):
-        stats = cross_section_stats(
-            frame.filter("is_ranked"), value=column, by=["date"], keys=sector_list, prefix=f"cs_{k}_")
-        frame = frame.join(stats.select("date", f"cs_{k}_mean", f"cs_{k}_std"), on="date", how="left")
-    zscores = [
-        pl.when(pl.col("is_ranked")).then(
-            pl.when(pl.col(f"cs_{k}_std") > 0)
-            .then(exact_ratio(pl.col(column) - pl.col(f"cs_{k}_mean"), pl.col(f"cs_{k}_std")))
-            .otherwise(0.0)
-        ).alias(f"z_{k}d")
-        for k, column in zip(windows, inputs)
-    ]
-    total_weight = sum(config.weights.values())
-    # a strictly left-to-right sum (sum_horizontal regrouped these three terms differently for a frame of one
-    # date than for the history: last-bit differences): bit-identical whatever the frame's layout
-    composite = ordered_sum([pl.col(f"z_{k}d") * config.weights[k] for k in windows]) / total_weight
-    composite = pl.when(pl.col("is_ranked")).then(composite)
-    return (
-        frame.with_columns(zscores)
-        .with_columns(composite_score=composite)
-        .sort("date", "ticker")
-        .with_columns(
-            rank=pl.when(pl.col("is_ranked")).then(
-                pl.col("composite_score").rank("ordinal", descending=True).over("date", "is_ranked")
-            ).cast(pl.Int32),
-            ranked_sectors=pl.col("is_ranked").sum().over("date").cast(pl.Int32),
-        )
-        .select(columns(SectorRankings))
-    )
+    inputs = [f"relative_strength_change_{k}d" for k in sorted(config.weights)]
+    frame = features.filter(pl.col("ticker").is_in(list(sectors))).select("date", "ticker", "is_warming_up", *inputs)
+    return (composite_ranks(frame, by=["date"], config=config)
+            .rename({"ranked": "ranked_sectors"}).select(columns(SectorRankings)))

@@ -25,10 +25,13 @@ from sector_pipeline.settings import PROJECT_ROOT
 from sector_pipeline.signals.config import FEATURE_COLUMNS, FeatureConfig
 from sector_pipeline.signals.features import feature_columns
 from sector_pipeline.sql.runner import discover_models
-from sector_pipeline_tests.dagster_helpers import FAST_MODEL, definitions, run_range
+from sector_pipeline.universe import DEFAULT_UNIVERSE_PATH
+from sector_pipeline_tests.dagster_helpers import FAST_MODEL, THROUGH_SIGNALS, definitions, run_range
+from sector_pipeline_tests.test_member_pipeline import UNIVERSE as MEMBER_UNIVERSE
 
 D = dt.date
 SQL_DIR = PROJECT_ROOT / "dbt_like_sql"
+MEMBER_TABLES = {"signals.member_rankings", "signals.member_rotation"}  # written for member universes only
 
 
 @pytest.fixture(scope="module")
@@ -50,16 +53,23 @@ def stored_objects(conn: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[str,
     return found
 
 
-def test_every_table_of_a_run_matches_its_contract_exactly_and_passes_it(warehouse):
-    with duckdb.connect(str(warehouse), read_only=True) as conn:
+def assert_every_table_matches_and_passes(path: Path) -> set[str]:
+    """Each stored table and view: its columns and DuckDB types, in order, are its contract's; its rows pass."""
+    with duckdb.connect(str(path), read_only=True) as conn:
         stored = stored_objects(conn)
-        assert set(stored) == set(tables()) - {"marts.publish_manifest"}  # a contract for every table, no more
         for table, columns in stored.items():
             assert columns == [(name, kind) for name, kind, _ in column_schema(table)], table
             frame = conn.sql(f"select * from {table}").pl()
             result = check_contract(table, frame)
             assert result.passed, result.summary
             assert result.failing_rows.height == 0 and result.rows_checked == frame.height
+    return set(stored)
+
+
+def test_every_table_of_a_run_matches_its_contract_exactly_and_passes_it(warehouse):
+    stored = assert_every_table_matches_and_passes(warehouse)
+    # a contract for every table, and a table for every contract (but the published copy's and the members')
+    assert stored == set(tables()) - {"marts.publish_manifest"} - MEMBER_TABLES
     # the strategy and alert tables have rows, so their value rules were exercised
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         for table in ("strategy.backtest", "strategy.skill", "signals.alerts", "marts.predictions"):
@@ -69,6 +79,21 @@ def test_every_table_of_a_run_matches_its_contract_exactly_and_passes_it(warehou
         manifest = stored_objects(conn)["marts.publish_manifest"]
         assert manifest == [(n, k) for n, k, _ in column_schema("marts.publish_manifest")]
         assert check_contract("marts.publish_manifest", conn.sql("select * from marts.publish_manifest").pl()).passed
+
+
+def test_a_member_universe_run_matches_its_contracts(tmp_path):
+    """Three aggregate sectors of seven stocks: sectors from members, member rankings and rotation."""
+    universe = tmp_path / "u.toml"
+    universe.write_text(MEMBER_UNIVERSE.format(macro=DEFAULT_UNIVERSE_PATH))
+    path = tmp_path / "w.duckdb"
+    assert run_range(definitions(path, universe_path=str(universe)), D(2024, 1, 2), D(2024, 3, 28),
+                     selection=THROUGH_SIGNALS.upstream() | THROUGH_SIGNALS).success
+    stored = assert_every_table_matches_and_passes(path)
+    assert MEMBER_TABLES <= stored
+    with duckdb.connect(str(path), read_only=True) as conn:
+        assert conn.execute("select count(*) from intermediate.int_total_returns "
+                            "where total_return_method = 'aggregate'").fetchone()[0] > 0
+        assert conn.execute("select count(*) from signals.member_rankings where is_ranked").fetchone()[0] > 0
 
 
 def test_every_sql_model_has_a_grain_header_and_a_contract_beside_it():
