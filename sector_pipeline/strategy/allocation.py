@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 import polars as pl
@@ -173,12 +173,11 @@ def _last_decision(state: pl.DataFrame | None, book: str) -> dict[str, float]:
     return dict(last.select("ticker", "weight").iter_rows())
 
 
-def rule_book(scores: pl.DataFrame, decision_dates: Sequence[dt.date], config: AllocationConfig, book: str,
-              current: Mapping[str, float] | None = None) -> pl.DataFrame:
-    """Seed-rule weights at each decision date that has scores; `scores`: (date, ticker, score).
-
-    `current`: the book's weights before the first of these dates (its last stored decision); none = 1/N start.
-    """
+def _decisions(scores: pl.DataFrame, decision_dates: Sequence[dt.date], book: str, current: Mapping[str, float] | None,
+               decide: Callable[[Mapping[str, float], Mapping[str, float]], Mapping[str, tuple[float, str]]]
+               ) -> pl.DataFrame:
+    """A book's rows at each decision date that has scores: `decide(current weights, today's scores)` gives each
+    scored sector's (weight, group); the next decision starts from these weights."""
     by_date = _scores_by_date(scores)
     rows: list[dict[str, object]] = []
     current = dict(current or {})
@@ -186,7 +185,7 @@ def rule_book(scores: pl.DataFrame, decision_dates: Sequence[dt.date], config: A
         today = by_date.get(day)
         if not today:
             continue
-        new = seed_rule(current, today, config)
+        new = decide(current, today)
         ranks = _rank(today)
         for t in sorted(new):
             rows.append({"date": day, "book": book, "ticker": t, "weight": new[t][0],
@@ -196,25 +195,23 @@ def rule_book(scores: pl.DataFrame, decision_dates: Sequence[dt.date], config: A
     return pl.DataFrame(rows, schema=_SCHEMA)
 
 
+def rule_book(scores: pl.DataFrame, decision_dates: Sequence[dt.date], config: AllocationConfig, book: str,
+              current: Mapping[str, float] | None = None) -> pl.DataFrame:
+    """Seed-rule weights at each decision date that has scores; `scores`: (date, ticker, score).
+
+    `current`: the book's weights before the first of these dates (its last stored decision); none = 1/N start.
+    """
+    return _decisions(scores, decision_dates, book, current, lambda held, today: seed_rule(held, today, config))
+
+
 def top_n_book(scores: pl.DataFrame, decision_dates: Sequence[dt.date], top_n: int, book: str,
                previous: Mapping[str, float] | None = None) -> pl.DataFrame:
     """Equal weight of the `top_n` highest scores (ties by ticker), 0 for the other scored sectors."""
-    by_date = _scores_by_date(scores)
-    rows: list[dict[str, object]] = []
-    previous = dict(previous or {})
-    for day in decision_dates:
-        today = by_date.get(day)
-        if not today:
-            continue
-        ranks = _rank(today)
-        chosen = min(top_n, len(today))
-        weights = {t: (1.0 / chosen if ranks[t] <= chosen else 0.0) for t in today}
-        for t in sorted(today):
-            rows.append({"date": day, "book": book, "ticker": t, "weight": weights[t],
-                         "previous_weight": previous.get(t), "score": today[t], "score_rank": ranks[t],
-                         "group": "top" if weights[t] > 0 else "out"})
-        previous = weights
-    return pl.DataFrame(rows, schema=_SCHEMA)
+    def decide(held: Mapping[str, float], today: Mapping[str, float]) -> dict[str, tuple[float, str]]:
+        ranks, chosen = _rank(today), min(top_n, len(today))
+        return {t: (1.0 / chosen, "top") if ranks[t] <= chosen else (0.0, "out") for t in today}
+
+    return _decisions(scores, decision_dates, book, previous, decide)
 
 
 def equal_weight_book(universe: pl.DataFrame, decision_dates: Sequence[dt.date], book: str,
