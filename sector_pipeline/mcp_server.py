@@ -1,4 +1,4 @@
-"""MCP server over the PUBLISHED marts: the seed-000 tools for AI agents, read-only, over stdio.
+"""MCP server over the PUBLISHED marts: the seed article 000 tools for AI agents, read-only, over stdio.
 
     python -m sector_pipeline.mcp_server [--published DIR]
 
@@ -49,11 +49,11 @@ DEFAULT_PUBLISHED_DIR = Settings.published_dir
 WINDOWS = ("1D", "5D", "20D", "60D", "126D", "YTD", "252D")   # marts.sector_returns.metric, in order
 HEATMAP_KINDS = ("returns", "scores")
 TIERS = ("CRITICAL", "HIGH", "MEDIUM")
-# marts.sentiment.dimension, in seed-004 order; also the columns of marts.sentiment_wide / market_overview
+# marts.sentiment.dimension, in seed article 004 order; also the columns of marts.sentiment_wide / market_overview
 DIMENSIONS = ("economic_cycle", "interest_rates", "inflation", "risk_appetite")
 BAND_CODES = {"positive": "+", "neutral": "0", "negative": "-"}
 BOOKS = ("model", "composite", "momentum_top3", "equal_weight")   # strategy.config.BOOKS, display order
-RULE_BOOKS = ("model", "composite")                                 # the seed-000 rule books
+RULE_BOOKS = ("model", "composite")                                 # seed article 000's rule books
 BACKTEST_BOOKS = (*BOOKS, "benchmark")
 RISK_TOLERANCES = ("low", "medium", "high")
 SIGNALS = ("model", "momentum", "composite")                        # marts.skill.signal
@@ -694,12 +694,12 @@ EXTRA_COLUMNS = {
     "relative_volume_20d": "volume relative to its 20-session average (1.0 = normal): the seed's volume_change",
 }
 
-SEED_RULE = ("seed 000 rule at each rebalance: sort sectors by score; the top third gains step up to the cap, the "
-             "bottom third loses step down to the floor, the middle decays toward 1/N by middle_decay; then the "
-             "weights are normalised to sum 1 within [floor, cap]")
+SEED_RULE = ("seed article 000's rule at each rebalance: sort sectors by score; the top third gains step up to the "
+             "cap, the bottom third loses step down to the floor, the middle decays toward 1/N by middle_decay; then "
+             "the weights are normalised to sum 1 within [floor, cap]")
 BOOK_RULES = {
-    "model": "seed 000 rule on prediction_strength (the walk-forward model)",
-    "composite": "seed 000 rule on the composite score (seed-004 ranking)",
+    "model": "seed article 000's rule on prediction_strength (the walk-forward model)",
+    "composite": "seed article 000's rule on the composite score (seed article 004's ranking)",
     "momentum_top3": "equal weight of the top 3 sectors by 60-session relative momentum, rebalanced monthly "
                      "(Faber 2010 baseline; risk tolerance does not apply)",
     "equal_weight": "1/N over the ranked sectors (baseline; risk tolerance does not apply)",
@@ -916,7 +916,7 @@ def build_server(published_dir: str | Path, *, log_level: str = "INFO") -> Any:
     @tool
     def get_allocation(books: BooksArg = None, risk_tolerance: RiskArg = None,
                        date: DateArg = None) -> dict[str, Any]:
-        """Latest target weights per book on or before date (model and composite: seed 000's rule; momentum
+        """Latest target weights per book on or before date (model and composite: seed article 000's rule; momentum
         top-3; equal weight), with the rule, its settings and the model's out-of-sample skill. risk_tolerance
         replays the rule books with that cap."""
         return answer(lambda: marts.allocation(books, risk_tolerance, date))

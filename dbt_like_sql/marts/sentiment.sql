@@ -1,4 +1,4 @@
--- Dimension x date sentiment: the four scores in [-1, +1] with band, seed-004 reading and top contributors.
+-- Dimension x date sentiment: the four scores in [-1, +1] with band, seed article 004 reading and top contributors.
 -- grain: date, dimension
 with
 

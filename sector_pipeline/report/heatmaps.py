@@ -1,4 +1,4 @@
-"""Heatmap pictures of the marts (seed 000): pure functions, frames in, PNG bytes out. No Dagster.
+"""Heatmap pictures of the marts (seed article 000): pure functions, frames in, PNG bytes out. No Dagster.
 
 Each picture is built in two steps that are tested separately:
 1. a data-prep function turns a long mart frame into a `HeatmapMatrix` (rows, columns, values with NaN

@@ -302,7 +302,7 @@ def _strategy_section(inputs: ReportInputs) -> list[str]:
         _table(strategy.performance, PERFORMANCE_COLUMNS, css_class="performance", empty="no backtest yet"),
         "<h3>Current weights per book</h3>",
         ("<p>Target weights of each book's latest decision (the header gives its date): <b>model</b> and "
-         "<b>composite</b> follow seed 000's rule (top third +5 points up to the cap, bottom third -5 points "
+         "<b>composite</b> follow seed article 000's rule (top third +5 points up to the cap, bottom third -5 points "
          "down to 1 %, middle toward equal weight), <b>momentum_top3</b> holds the top 3 by 60-session "
          "momentum, <b>equal_weight</b> 1/N.</p>"),
         _weights_table(strategy.weights),

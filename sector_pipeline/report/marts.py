@@ -20,7 +20,7 @@ from sector_pipeline.publish import PUBLISHED_DB
 # The session calendar of the marts: market_overview has one row per session (the benchmark's), whatever
 # is still warming up elsewhere.
 SESSIONS_TABLE = "marts.market_overview"
-# marts.sentiment.dimension in seed-004 order: the same names as the columns of marts.sentiment_wide
+# marts.sentiment.dimension in seed article 004 order: the same names as the columns of marts.sentiment_wide
 DIMENSIONS = ("economic_cycle", "interest_rates", "inflation", "risk_appetite")
 DIMENSION_LABELS = {"economic_cycle": "Economic cycle", "interest_rates": "Interest rate expectations",
                     "inflation": "Inflation expectations", "risk_appetite": "Risk appetite"}

@@ -1,4 +1,4 @@
-"""Three-tier alerts (seed 004), raised on the day their condition starts, not on every day it holds.
+"""Three-tier alerts (seed article 004), raised on the day their condition starts, not on every day it holds.
 
 Every score-based rule reads m(t), the mean of the dimension's daily score over the last S sessions
 (`smoothing_sessions`, 9): the daily score jumps whenever two sectors swap places around the leader and

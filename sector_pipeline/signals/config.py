@@ -47,7 +47,7 @@ class RankingConfig:
 
 @dataclass(frozen=True)
 class SentimentConfig:
-    band: float = 0.3               # |score| above this is a reading (seed 004)
+    band: float = 0.3               # |score| above this is a reading (seed article 004)
     top_contributors: int = 3
 
 
@@ -62,11 +62,11 @@ class AlertConfig:
     # and the seed's rules applied to it fired 31 CRITICAL and 95 HIGH a year. 9 sessions catch 9 of the 11
     # documented turns; 8 and 10 catch 7 (a turn is caught or missed by a session or two), 1 catches 5.
     smoothing_sessions: int = 9
-    extreme: float = 0.6            # CRITICAL: |mean score| above this (seed 004)
-    flight_to_safety: float = -0.6  # CRITICAL: mean risk appetite below this (seed 004) ...
+    extreme: float = 0.6            # CRITICAL: |mean score| above this (seed article 004)
+    flight_to_safety: float = -0.6  # CRITICAL: mean risk appetite below this (seed article 004) ...
     defensive_leaders: int = 2      # ... with at least this many defensive sectors among the leaders (the top
     #                                   third, vocabulary.leader_count; defensive: cycle characteristic < 0)
-    regime_change: float = 0.4      # HIGH: |mean(t) - mean(t - regime_change_sessions)| above this (seed 004) ...
+    regime_change: float = 0.4      # HIGH: |mean change over regime_change_sessions| above this (seed article 004) ...
     regime_change_sessions: int = 20
     # ... and the mean lands in a regime: beyond this band in the direction of the change. A move from +0.2 to
     # -0.25 goes from one neutral reading to another. Without the test: 12.4 HIGH a year and 6 turns caught

@@ -1,4 +1,4 @@
-"""Composite sector rankings (seed 004): weighted relative performance over 5, 20 and 60 sessions.
+"""Composite sector rankings (seed article 004): weighted relative performance over 5, 20 and 60 sessions.
 
 For each date, among the sectors that are not warming up and have every input:
   z_k        = cross-sectional z-score of relative_strength_change_{k}d (mean 0, sample std 1 across

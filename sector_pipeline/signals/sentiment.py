@@ -1,4 +1,4 @@
-"""The four-dimension sentiment indicator (seed 004): what the sector ranking says investors expect.
+"""The four-dimension sentiment indicator (seed article 004): what the sector ranking says investors expect.
 
 Each sector carries four characteristics in [-1, +1] (cycle, rates, inflation, risk; universe file).
 On each date, with N ranked sectors and k = N // 3 (3 of 11):
@@ -30,7 +30,7 @@ from sector_pipeline.vocabulary import DIMENSION_LABELS, leader_count_expr
 
 # Readings per dimension: (above +band, below -band). A score is half the gap between the weighted characteristic
 # of the leading and of the lagging sectors, so each text must say which kind of sector is ahead of which.
-# Seed 004's rates texts are changed: below -0.3 it read "rate-sensitive sectors penalized (real estate,
+# Seed article 004's rates texts are changed: below -0.3 it read "rate-sensitive sectors penalized (real estate,
 # utilities)" while a negative score means those sectors are ahead of the ones that gain from higher rates; above
 # +0.3 "financials favored" was false on 30 % of such days 1999-2019 (financials not among the leaders: the
 # reading came from rate-sensitive sectors lagging). Both now state the comparison the score measures. The other

@@ -1,4 +1,4 @@
-"""The Sector Rotation Index (seed 003): four 0-100 component scores per sector and date, summed and ranked.
+"""The Sector Rotation Index (seed article 003): four 0-100 component scores per sector and date, summed and ranked.
 
 Two pure functions (docs/sector_rotation_index.md has the reasoning and the choices):
 

@@ -1,13 +1,13 @@
 """Target weights of four books, decided at the close of their rebalance sessions.
 
 Books (config.BOOKS):
-  model          seed 000's rule driven by prediction_strength (strategy.predictions)
+  model          seed article 000's rule driven by prediction_strength (strategy.predictions)
   composite      the same rule driven by composite_score (signals.sector_rankings)
   momentum_top3  Faber (2010) relative-strength rotation: equal weight of the top N (3) ranked sectors by
                  trailing relative momentum (relative_strength_change_60d), rebalanced monthly
   equal_weight   1/N over the ranked sectors, rebalanced on the rule books' schedule
 
-Seed 000's rule (`seed_rule`), at each rebalance, for the N sectors that have a score that day:
+Seed article 000's rule (`seed_rule`), at each rebalance, for the N sectors that have a score that day:
   0. current weights = the book's previous target (not the drifted holdings: the weights are a function of
      the signals alone, and the backtest trades the drift back); on the first decision, 1/N each.
      A sector that enters the universe (XLRE in 2015, XLC in 2018: it becomes ranked once its 60-session

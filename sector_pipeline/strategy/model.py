@@ -1,4 +1,5 @@
-"""Walk-forward prediction of each sector's forward relative return vs the benchmark (seed 000's prediction_strength).
+"""Walk-forward prediction of each sector's forward relative return vs the benchmark (seed article 000's
+prediction_strength).
 
 Label. For sector i and session t, with sessions counted on the grid of the features table (every date that
 has a row; validated data has every sector on every session):

@@ -3,7 +3,7 @@
 Signals (config.SIGNALS), each a score per sector and session, higher = expected to do better:
   model      prediction_strength (strategy.predictions, out of sample by construction: model.py)
   momentum   relative_strength_change_60d (signals.features): plain 60-session relative momentum
-  composite  composite_score (signals.sector_rankings, seed 004)
+  composite  composite_score (signals.sector_rankings, seed article 004)
 Outcome: forward_relative_return over h sessions (model.forward_relative_returns), from the close of the
 signal date t to the close of t + h sessions. All three are evaluated on the same signal dates, those where
 the model has predictions, and over the sectors that have the signal and the outcome.

@@ -1,4 +1,4 @@
-"""Seed 000's allocation rule: exact weights on hand-computed examples, caps, floors, entrants, schedules."""
+"""Seed article 000's allocation rule: exact weights on hand-computed examples, caps, floors, entrants, schedules."""
 
 from __future__ import annotations
 
