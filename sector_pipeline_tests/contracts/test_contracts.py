@@ -81,6 +81,16 @@ def test_every_table_of_a_run_matches_its_contract_exactly_and_passes_it(warehou
         assert check_contract("marts.publish_manifest", conn.sql("select * from marts.publish_manifest").pl()).passed
 
 
+def test_a_run_on_real_prices_matches_every_contract(tmp_path, realdata_dir):
+    """The 2008 crisis and its recovery from the real files: every table's values inside its contract."""
+    path = tmp_path / "w.duckdb"
+    defs = definitions(path, source="csv", csv_dir=str(realdata_dir),
+                       universe_path=str(PROJECT_ROOT / "benchmarks" / "realdata_universe.toml"))
+    assert run_range(defs, D(2007, 6, 1), D(2009, 6, 30), ops=FAST_MODEL).success
+    stored = assert_every_table_matches_and_passes(path)
+    assert stored == set(tables()) - {"marts.publish_manifest"} - MEMBER_TABLES
+
+
 def test_a_member_universe_run_matches_its_contracts(tmp_path):
     """Three aggregate sectors of seven stocks: sectors from members, member rankings and rotation."""
     universe = tmp_path / "u.toml"
