@@ -115,6 +115,15 @@ def test_every_sql_model_has_a_grain_header_and_a_contract_beside_it():
         assert contract.materialized == model.materialized
 
 
+def test_every_asset_of_the_definitions_that_writes_a_table_has_a_contract(tmp_path):
+    """The assets are named after their tables; the pictures write none, the publication writes a manifest."""
+    graph = definitions(tmp_path / "w.duckdb").resolve_asset_graph()
+    keys = {".".join(key.path) for key in graph.get_all_asset_keys()}
+    pictures = {k for k in keys if k.startswith("heatmaps.")}
+    assert pictures and all(contract_for(k) for k in keys - pictures - {"published.marts"})
+    assert contract_for("marts.publish_manifest").grain == ("object_name",)
+
+
 def test_every_column_of_every_contract_has_a_duckdb_type_and_a_description():
     for table in tables():
         contract = contract_for(table)
