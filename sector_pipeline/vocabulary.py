@@ -12,6 +12,11 @@ DIMENSIONS: tuple[str, ...] = ("cycle", "rates", "inflation", "risk")
 DIMENSION_LABELS: dict[str, str] = {"cycle": "Economic cycle", "rates": "Interest rate expectations",
                                     "inflation": "Inflation expectations", "risk": "Risk appetite"}
 
+# The dimensions' names in the marts (marts.sentiment.dimension, the columns of marts.sentiment_wide and
+# marts.market_overview): spelled out for readers who never saw the seed (docs/marts.md, Changes).
+MART_DIMENSIONS: dict[str, str] = {"cycle": "economic_cycle", "rates": "interest_rates", "inflation": "inflation",
+                                   "risk": "risk_appetite"}
+
 # Alert tiers, most urgent first (seed 004).
 TIERS: tuple[str, ...] = ("CRITICAL", "HIGH", "MEDIUM")
 TIER_ORDER: dict[str, int] = {tier: i for i, tier in enumerate(TIERS)}
