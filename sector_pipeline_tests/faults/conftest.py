@@ -37,12 +37,25 @@ def pipeline(warehouse: Path, *, webhook: WebhookResource | None = None, resourc
     return defs
 
 
-def table_hashes(path: Path) -> dict[str, int]:
-    """Every base table of the warehouse (meta.* included) -> an order-independent hash of all its rows."""
+# Columns that record when or by which run a row was written: equal data written by two runs differs there.
+RUN_COLUMNS = {"meta.table_changes": ("seq", "run_id", "written_at"),
+               "signals.alert_outbox": ("queued_at_utc", "last_attempt_at_utc", "delivered_at_utc")}
+
+
+def table_hashes(path: Path, *, across_runs: bool = False) -> dict[str, int]:
+    """Every base table of the warehouse (meta.* included) -> an order-independent hash of all its rows.
+
+    across_runs: leave out RUN_COLUMNS, to compare the tables two different runs wrote.
+    """
     store = Warehouse(path)
     tables = store.query("select table_schema || '.' || table_name as t from information_schema.tables "
                          "where table_type = 'BASE TABLE' order by 1").get_column("t").to_list()
-    return {t: int(store.query(f"select * from {t} order by all").hash_rows(seed=1).sum()) for t in tables}
+    hashes = {}
+    for table in tables:
+        dropped = RUN_COLUMNS.get(table, ()) if across_runs else ()
+        columns = f"* exclude ({', '.join(dropped)})" if dropped else "*"
+        hashes[table] = int(store.query(f"select {columns} from {table} order by all").hash_rows(seed=1).sum())
+    return hashes
 
 
 def tree_hashes(folder: Path) -> dict[str, int]:
@@ -101,3 +114,12 @@ def stored(baseline: Stored, tmp_path: Path) -> Stored:
         elif item.name.startswith("w.duckdb"):
             shutil.copy2(item, copy.root / item.name)
     return copy
+
+
+@pytest.fixture(scope="session")
+def nightly_reference(baseline: Stored, tmp_path_factory: pytest.TempPathFactory) -> dict[str, int]:
+    """Table hashes after the nightly NEXT_FIRST..NEXT_LAST ran once, uninterrupted, on the baseline."""
+    root = tmp_path_factory.mktemp("reference")
+    shutil.copy2(baseline.warehouse, root / "w.duckdb")
+    assert run_range(pipeline(root / "w.duckdb"), NEXT_FIRST, NEXT_LAST).success
+    return table_hashes(root / "w.duckdb", across_runs=True)
