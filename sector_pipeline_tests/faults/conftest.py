@@ -75,6 +75,19 @@ def failure_messages(result: dg.ExecuteInProcessResult) -> str:
     return "\n".join(parts)
 
 
+def headlines(result: dg.ExecuteInProcessResult) -> list[str]:
+    """What the UI shows first for each failed step: the first line of the error the step's code raised."""
+    lines = []
+    for event in result.all_events:
+        if event.is_step_failure:
+            error = event.step_failure_data.error
+            raised = error.cause if error.cls_name == "DagsterExecutionStepExecutionError" and error.cause else error
+            first = raised.message.strip().splitlines()[0]
+            prefix, _, rest = first.partition(": ")
+            lines.append(rest if rest and " " not in prefix else first)  # drop "package.module.ErrorClass: "
+    return lines
+
+
 @dataclass(frozen=True)
 class Stored:
     """A copy of the baseline: warehouse file and published folder."""
