@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
 
 from sector_pipeline.defs.delivery_assets import DELIVERY_ASSETS, OUTBOX_KEY, WebhookResource
@@ -47,15 +48,22 @@ def table_hashes(path: Path, *, across_runs: bool = False) -> dict[str, int]:
 
     across_runs: leave out RUN_COLUMNS, to compare the tables two different runs wrote.
     """
-    store = Warehouse(path)
-    tables = store.query("select table_schema || '.' || table_name as t from information_schema.tables "
-                         "where table_type = 'BASE TABLE' order by 1").get_column("t").to_list()
-    hashes = {}
-    for table in tables:
-        dropped = RUN_COLUMNS.get(table, ()) if across_runs else ()
-        columns = f"* exclude ({', '.join(dropped)})" if dropped else "*"
-        hashes[table] = int(store.query(f"select {columns} from {table} order by all").hash_rows(seed=1).sum())
-    return hashes
+    conn = duckdb.connect(str(path), read_only=True)
+    try:
+        tables = [r[0] for r in conn.execute(
+            "select table_schema || '.' || table_name from information_schema.tables "
+            "where table_type = 'BASE TABLE' order by 1").fetchall()]
+        hashes = {}
+        for table in tables:
+            dropped = RUN_COLUMNS.get(table, ()) if across_runs else ()
+            columns = f"* exclude ({', '.join(dropped)})" if dropped else "*"
+            # sum of per-row hashes (as a wide integer): independent of row order, sensitive to every value
+            hashes[table] = int(conn.execute(f"select coalesce(sum(hash(r)::hugeint), 0) || ':' || count(*) "
+                                             f"from (select {columns} from {table}) as r").fetchall()[0][0]
+                                .replace(":", ""))
+        return hashes
+    finally:
+        conn.close()
 
 
 def tree_hashes(folder: Path) -> dict[str, int]:
