@@ -97,3 +97,19 @@ def test_a_last_session_not_published_yet_fails_naming_it(stored, universe, monk
     message = failure_messages(result)
     assert "missing prices for 12 ticker(s)" in message and "SPY (1 session(s): 2024-05-03)" in message
     assert table_hashes(stored.warehouse) == before
+
+
+@pytest.mark.xfail(strict=True, reason="raw/macro replaces the whole window with what the providers that answered "
+                   "delivered, so a warn-only provider's stored rows in the window are deleted (lead: scope the "
+                   "write to the series that were fetched)")
+def test_fred_down_during_a_refetch_keeps_the_fred_values_already_stored(stored, universe, monkeypatch) -> None:
+    # FRED's series only warn (default universe): the run goes on without them, and must not delete them
+    FakeYahoo(universe, "data", fred=network_down()).install(monkeypatch)
+    fred = [s.series for s in universe.macro if s.provider == "fred"]
+    query = "select * from raw.macro where list_contains($fred, series) and date >= '2024-04-01' order by all"
+    before = Warehouse(stored.warehouse).query(query, {"fred": fred})
+    assert before.height > 0
+    result = run_range(yahoo_pipeline(stored), dt.date(2024, 4, 1), dt.date(2024, 4, 30), raise_on_error=False,
+                       selection="raw/macro")
+    assert result.success
+    assert Warehouse(stored.warehouse).query(query, {"fred": fred}).equals(before)
