@@ -1,83 +1,104 @@
-"""Backfill the whole history on the synthetic source in ONE run and report wall time and peak memory.
+"""The whole lineage through the README's command, as a user runs it: full history, nightly runs, scale.
 
-    python benchmarks/backfill_benchmark.py                       # 1999-01-04 .. last closed session
-    python benchmarks/backfill_benchmark.py --start 2020-01-02 --end 2020-12-31
+    python benchmarks/backfill_benchmark.py                    # every case, synthetic source
+    python benchmarks/backfill_benchmark.py --cases full nightly28 --repeat 3
+    python benchmarks/backfill_benchmark.py --root /tmp/bench  # where workspaces go (default: a temp folder)
 
-Materializes every asset of the daily_pipeline job (raw, validated, staging, intermediate, signals) into a
-fresh DuckDB file, then prints one line per figure, then times a nightly run (the last partition again, on
-top of the full history). Peak memory is the process's maximum resident set size
-(the run executes in this process), so it includes Python, Dagster and DuckDB.
+Each case runs `dagster asset materialize -m sector_pipeline.definitions --select '*' ...` in a fresh process
+with a persistent DAGSTER_HOME (benchmarks/cli_runs.py) and prints one table row: history, members, wall,
+CPU, peak RSS, events written.
+
+Cases (D = the last closed session):
+  full        1999-01-04 .. D in one run (`--partition-range 1999...<year of D>`)
+  nightly28   the history through the session before D, then the nightly run of D as the schedule requests
+              it (`--partition <year>` with ingest_dates last_date = D, recent_sessions = 5); its tables must
+              equal the full run's, bit for bit
+  nightly1    the same night on one year of history
+  members2    the 500-member universe (universes/synthetic_500.toml), two years, one run
+  members27   the same, 1999 .. D
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import resource
+import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-import dagster as dg
-import pandas as pd
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sector_pipeline.calendar import sessions, unclosed_sessions
-from sector_pipeline.defs import build_definitions
-from sector_pipeline.settings import Settings
-from sector_pipeline.warehouse import Warehouse
+from benchmarks.cli_runs import (  # noqa: E402
+    PROJECT,
+    Measure,
+    Workspace,
+    ingest_config,
+    last_closed_session,
+    materialize,
+    table_hashes,
+)
+from sector_pipeline.calendar import sessions_before  # noqa: E402
+
+MEMBERS_UNIVERSE = PROJECT / "sector_pipeline" / "universes" / "synthetic_500.toml"
 
 
-def last_closed_session(today: dt.date) -> dt.date:
-    days = sessions(today - dt.timedelta(days=10), today + dt.timedelta(days=1))
-    pending = set(unclosed_sessions(days, pd.Timestamp.now(tz="UTC")))
-    return [d for d in days if d not in pending][-1]
+def median_of(runs: list[Measure], label: str) -> Measure:
+    return Measure(label, statistics.median(m.wall_s for m in runs), statistics.median(m.cpu_s for m in runs),
+                   max(m.peak_rss_mib for m in runs), runs[0].events, all(m.ok for m in runs))
+
+
+def nightly(root: Path, label: str, first_year: int, first_date: str | None, day, repeat: int,
+            reference: dict[str, int] | None) -> list[Measure]:
+    """History through the session before `day`, then the nightly run of `day` (median of `repeat` nights)."""
+    previous = sessions_before(day, 1)
+    history = Workspace(root / f"{label}_history").fresh()
+    dates = {"last_date": previous.isoformat(), **({"first_date": first_date} if first_date else {})}
+    built = materialize(f"{label} history", history, f"{first_year}...{day.year}", config=ingest_config(**dates))
+    nights = []
+    for i in range(repeat):
+        space = history.copy_to(root / f"{label}_night{i}")
+        nights.append(materialize(f"{label} night", space, str(day.year),
+                                  config=ingest_config(last_date=day.isoformat(), recent_sessions=5)))
+    result = [built, median_of(nights, f"{label}: nightly of {day} ({repeat} runs, median)")]
+    if reference is not None:
+        same = table_hashes(space.warehouse) == reference
+        print(f"# {label}: tables after the nightly equal the one-run history: {same}", flush=True)
+    return result
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(1999, 1, 4))
-    parser.add_argument("--end", type=dt.date.fromisoformat, default=None, help="last partition (inclusive)")
-    parser.add_argument("--warehouse", type=Path, default=None, help="DuckDB file (default: a temporary one)")
+    parser.add_argument("--cases", nargs="+", default=["full", "nightly28", "nightly1", "members2", "members27"])
+    parser.add_argument("--repeat", type=int, default=3, help="nightly runs per case (median)")
+    parser.add_argument("--root", type=Path, default=None)
     args = parser.parse_args()
-    end = args.end or last_closed_session(dt.date.today())
-    workdir = Path(tempfile.mkdtemp(prefix="sector_bench_"))
-    warehouse = args.warehouse or workdir / "warehouse.duckdb"
-
-    defs = build_definitions(Settings(source="synthetic", warehouse_path=str(warehouse)))
-    job = defs.resolve_job_def("daily_pipeline")
-    started = time.perf_counter()
-    result = job.execute_in_process(
-        tags={"dagster/asset_partition_range_start": args.start.isoformat(),
-              "dagster/asset_partition_range_end": end.isoformat()},
-        instance=dg.DagsterInstance.ephemeral(),
-    )
-    wall = time.perf_counter() - started
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    store = Warehouse(warehouse)
-    counts = {t: store.query(f"select count(*) from {t}").item() for t in (
-        "raw.prices", "raw.macro", "validated.prices", "validated.quarantine", "staging.stg_prices",
-        "intermediate.int_daily_returns", "intermediate.int_macro_daily", "signals.features",
-        "signals.sector_rankings", "signals.sentiment_scores", "signals.alerts", "signals.sector_rotation_index",
-        "signals.relative_rotation")}
-    steps = {e.step_key: e.event_specific_data.duration_ms / 1000 for e in result.all_events
-             if e.event_type_value == "STEP_SUCCESS" and e.step_key}
-    print(f"range        {args.start} .. {end} ({len(sessions(args.start, end + dt.timedelta(days=1)))} sessions)")
-    print(f"success      {result.success} (one run: {result.run_id})")
-    print(f"wall_time_s  {wall:.1f}")
-    print(f"peak_rss_mib {peak_mib:.0f}")
-    print(f"warehouse_mb {warehouse.stat().st_size / 2**20:.1f}")
-    for table, n in counts.items():
-        print(f"rows         {table:32s} {n}")
-    for step, seconds in sorted(steps.items(), key=lambda kv: -kv[1]):
-        print(f"step_s       {step:32s} {seconds:.1f}")
-
-    # The nightly case: one more partition on top of the whole history (signal assets reread it).
-    started = time.perf_counter()
-    nightly = job.execute_in_process(partition_key=end.isoformat(), instance=dg.DagsterInstance.ephemeral())
-    print(f"nightly_s    {time.perf_counter() - started:.1f} (re-run of {end} on the full history, "
-          f"success {nightly.success})")
-    return 0 if result.success and nightly.success else 1
+    root = args.root or Path(tempfile.mkdtemp(prefix="sector_bench_"))
+    day = last_closed_session()
+    rows: list[Measure] = []
+    reference = None
+    print(f"# workspaces in {root}; last closed session {day}", flush=True)
+    if "full" in args.cases:
+        space = Workspace(root / "full").fresh()
+        rows.append(materialize(f"full history 1999-01-04 .. {day}", space, f"1999...{day.year}"))
+        reference = table_hashes(space.warehouse)
+    if "nightly28" in args.cases:
+        rows += nightly(root, "28 years", 1999, None, day, args.repeat, reference)
+    if "nightly1" in args.cases:
+        first = sessions_before(day, 252).isoformat()
+        rows += nightly(root, "1 year", day.year - 1, first, day, args.repeat, None)
+    members_env = {"SECTOR_PIPELINE_UNIVERSE": str(MEMBERS_UNIVERSE)}
+    for case, years in (("members2", 2), ("members27", None)):
+        if case not in args.cases:
+            continue
+        space = Workspace(root / case).fresh()
+        first_year = day.year - 1 if years else 1999
+        rows.append(materialize(f"500 members, {first_year} .. {day}", space, f"{first_year}...{day.year}",
+                                env=space.env(**members_env)))
+    print("| case | wall s | CPU s | peak RSS MiB | events | success |")
+    print("|---|---|---|---|---|---|")
+    for row in rows:
+        print(row.row())
+    return 0 if all(r.ok for r in rows) else 1
 
 
 if __name__ == "__main__":

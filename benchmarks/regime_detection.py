@@ -13,14 +13,9 @@ import datetime as dt
 import sys
 import time
 
-import polars as pl
-
 from sector_pipeline.ingest.load import Window, daily_regimes
 from sector_pipeline.signals.alerts import detect_alerts
-from sector_pipeline.signals.evaluation import regime_detection
-from sector_pipeline.signals.features import compute_features
-from sector_pipeline.signals.rankings import rank_sectors
-from sector_pipeline.signals.sentiment import sentiment_contributions, sentiment_scores
+from sector_pipeline.signals.evaluation import as_staging, regime_detection, sentiment_signals
 from sector_pipeline.sources.synthetic import SyntheticSource
 from sector_pipeline.universe import load_universe
 
@@ -29,16 +24,17 @@ def evaluate(seed: int, start: dt.date = dt.date(1999, 1, 4), end: dt.date = dt.
     universe = load_universe()
     source = SyntheticSource(universe, seed=seed)
     window = Window.of(start, end)
-    prices = source.fetch_prices(universe.instruments, start, end).select(
-        "date", "ticker", pl.col("close").alias("close_price"), pl.col("adj_close").alias("total_return_price"),
-        pl.col("volume").alias("volume_shares"), "source")
-    features = compute_features(prices.lazy(), benchmark=universe.benchmark.ticker)
-    rankings = rank_sectors(features, sectors=[s.ticker for s in universe.sectors])
-    scores = sentiment_scores(sentiment_contributions(rankings, universe.characteristics()),
-                              tickers=[s.ticker for s in universe.sectors]).collect()
-    alerts = detect_alerts(scores.lazy(), rankings, universe.characteristics()).collect()
+    rankings, _, scores = sentiment_signals(as_staging(source.fetch_prices(universe.instruments, start, end)),
+                                            universe)
+    frames = detect_alerts(scores.lazy(), rankings.lazy(), universe.characteristics())
+    alerts, conditions = frames.alerts.collect(), frames.conditions.collect()
     regimes = daily_regimes(source.regimes(start, end), window, source.name)
-    report = regime_detection(scores, alerts, regimes)
+    report = regime_detection(scores, alerts, regimes, conditions=conditions)
+    # HIGH alerts read 10-session means of scores built on 60-session performance: they come weeks after a
+    # switch, so detection is also measured over 60 sessions (docs/signals.md)
+    later = regime_detection(scores, alerts, regimes, horizon=60)
+    report.update({f"{name}_60": later[name] for name in ("high_detection", "high_false_alarm", "high_detection_chance")
+                   if name in later})
     for tier, count in alerts.group_by("tier").len().iter_rows():
         report[f"alerts_{tier}"] = float(count)
     return report

@@ -18,8 +18,9 @@ def _calendar(name: str, end_year: int) -> xcals.ExchangeCalendar:
 
 
 def _cal(name: str, up_to: dt.date) -> xcals.ExchangeCalendar:
-    # exchange-calendars only knows sessions up to its `end`; size it to the request (cached per year).
-    return _calendar(name, max(up_to.year + 1, dt.date.today().year + 1))
+    # exchange-calendars only knows sessions up to its `end`; size it to the request (cached per year). Two
+    # years past today covers every window a run asks for, so one calendar is built per process (0.6 s each).
+    return _calendar(name, max(up_to.year + 1, dt.date.today().year + 2))
 
 
 def sessions(start: dt.date, end: dt.date, calendar: str = "XNYS") -> list[dt.date]:

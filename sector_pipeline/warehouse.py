@@ -89,6 +89,10 @@ class Warehouse:
         self.path = str(path)
         self.lock_timeout_seconds = lock_timeout_seconds
         self._conn: duckdb.DuckDBPyConnection | None = None
+        # Within a session: tables known to exist (a table is never dropped by the pipeline) and whether the
+        # meta schema is there, so the bookkeeping of every step does not re-ask the catalog.
+        self._known_tables: set[str] = set()
+        self._meta_ready = False
 
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         if self.path != ":memory:":
@@ -153,6 +157,7 @@ class Warehouse:
             yield self
         finally:
             conn, self._conn = self._conn, None
+            self._forget_catalog()
             conn.close()
 
     @contextmanager
@@ -168,12 +173,22 @@ class Warehouse:
 
     # -- catalog ---------------------------------------------------------------------------------------
 
+    def _forget_catalog(self) -> None:
+        """A rolled-back transaction may have created tables: ask the catalog again."""
+        self._known_tables.clear()
+        self._meta_ready = False
+
     def table_exists(self, conn: duckdb.DuckDBPyConnection, table: str) -> bool:
+        if conn is self._conn and table in self._known_tables:
+            return True
         schema, name = qualified(table)
-        return bool(conn.execute(
+        exists = bool(conn.execute(
             "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
             [schema, name],
         ).fetchall()[0][0])
+        if exists and conn is self._conn:
+            self._known_tables.add(table)
+        return exists
 
     def columns(self, conn: duckdb.DuckDBPyConnection, table: str) -> list[str]:
         schema, name = qualified(table)
@@ -209,6 +224,7 @@ class Warehouse:
                     self._mark_consumed(conn, consumer, consumed)
                 conn.execute("commit")
             except BaseException as exc:
+                self._forget_catalog()
                 try:
                     conn.execute("rollback")
                 except duckdb.Error:
@@ -252,6 +268,7 @@ class Warehouse:
                     self._mark_consumed(conn, consumer, consumed)
                 conn.execute("commit")
             except BaseException as exc:
+                self._forget_catalog()
                 try:
                     conn.execute("rollback")
                 except duckdb.Error:
@@ -308,10 +325,14 @@ class Warehouse:
     # -- change log --------------------------------------------------------------------------------------
 
     def _ensure_meta(self, conn: duckdb.DuckDBPyConnection) -> None:
+        if conn is self._conn and self._meta_ready:
+            return
         conn.execute("create schema if not exists meta")
         conn.execute(f"create table if not exists {CHANGES} (seq bigint, table_name varchar, changed_from date, "
                      "changed_through date, rows_written bigint, run_id varchar, written_at timestamptz)")
         conn.execute(f"create table if not exists {CONSUMED} (consumer varchar, input_table varchar, seq bigint)")
+        if conn is self._conn:
+            self._meta_ready = True
 
     def _record_change(self, conn: duckdb.DuckDBPyConnection, table: str, changed_from: dt.date,
                        changed_through: dt.date, rows: int, run_id: str) -> None:
@@ -335,6 +356,7 @@ class Warehouse:
                 self._mark_consumed(conn, consumer, seqs)
                 conn.execute("commit")
             except BaseException:
+                self._forget_catalog()
                 conn.execute("rollback")
                 raise
 

@@ -10,9 +10,10 @@ from sector_pipeline_tests.dagster_helpers import definitions
 
 EXPECTED_ASSETS = {
     "raw/prices", "raw/macro", "raw/synthetic_regimes", "validated/prices", "validated/macro",
-    "staging/stg_prices", "staging/stg_macro", "intermediate/int_daily_returns", "intermediate/int_macro_daily",
+    "staging/stg_prices", "staging/stg_macro", "intermediate/int_total_returns", "intermediate/int_macro_daily",
     "signals/features", "signals/sector_rankings", "signals/sentiment_scores", "signals/sentiment_contributions",
-    "signals/alerts", "signals/macro_regime", "signals/sector_rotation_index", "signals/relative_rotation",
+    "signals/alerts", "signals/alert_conditions", "signals/macro_regime", "signals/sector_rotation_index",
+    "signals/relative_rotation",
     "raw/universe_membership", "marts/sector_returns", "marts/sector_scores", "marts/sentiment", "marts/alerts",
     "marts/macro_indicators", "marts/sector_rotation_index", "marts/relative_rotation", "marts/market_overview",
     "marts/sector_returns_wide", "marts/sector_scores_wide", "marts/sentiment_wide", "published/marts",
@@ -40,7 +41,7 @@ def test_assets_checks_job_and_schedule_exist(defs):
     assert keys == EXPECTED_ASSETS
     checks = {f"{c.asset_key.to_user_string()}:{c.name}" for c in graph.asset_check_keys}
     assert checks == {"validated/prices:no_quarantined_rows", "validated/prices:all_tickers_present",
-                      "validated/macro:no_quarantined_rows", "validated/macro:required_series_present",
+                      "validated/macro:no_quarantined_rows", "validated/macro:series_fresh",
                       "strategy/allocations:weights_within_rules"}
     for key in graph.asset_check_keys:
         assert graph.get_check_spec(key).blocking
@@ -56,7 +57,8 @@ def test_lineage_is_derived_from_sql(defs):
     assert parents["validated/prices"] == {"raw/prices"}
     assert parents["staging/stg_prices"] == {"validated/prices"}
     assert parents["intermediate/int_macro_daily"] == {"staging/stg_macro", "staging/stg_prices"}
-    assert parents["signals/features"] == {"staging/stg_prices"}
+    assert parents["intermediate/int_total_returns"] == {"staging/stg_prices"}
+    assert parents["signals/features"] == {"intermediate/int_total_returns"}
     assert parents["signals/sector_rotation_index"] == {"signals/features", "signals/sector_rankings",
                                                         "signals/macro_regime"}
     assert parents["signals/alerts"] == {"signals/sentiment_scores", "signals/sector_rankings"}
@@ -64,27 +66,48 @@ def test_lineage_is_derived_from_sql(defs):
     assert parents["published/marts"] == {k for k in parents if k.startswith("marts/")}
 
 
-def test_every_asset_is_daily_partitioned_with_single_run_backfills(defs):
+INGEST_PARTITIONED = {"raw/prices", "raw/macro", "validated/prices", "validated/macro"}
+
+
+def test_ingest_is_partitioned_by_year_and_everything_runs_as_one_run(defs):
     graph = defs.resolve_asset_graph()
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
-        assert node.partitions_def is not None, key
+        # only the layer where corrections are re-fetched carries Dagster partitions (docs/architecture.md)
+        assert (node.partitions_def is not None) == (key.to_user_string() in INGEST_PARTITIONED), key
         assert node.backfill_policy == dg.BackfillPolicy.single_run(), key
         assert node.group_name in {"ingest", "staging", "intermediate", "marts", "signals", "published",
                                    "heatmaps", "strategy"}
         assert all(graph.has(parent) and graph.get(parent).is_materializable for parent in node.parent_keys), key
         assert node.description, f"{key} has no description for the UI"
     partitions = graph.get(dg.AssetKey(["raw", "prices"])).partitions_def
-    keys = partitions.get_partition_keys_in_range(dg.PartitionKeyRange("1999-01-04", "1999-01-11"))
-    assert keys == ["1999-01-04", "1999-01-05", "1999-01-06", "1999-01-07", "1999-01-08", "1999-01-11"]
+    assert partitions.get_partition_keys_in_range(dg.PartitionKeyRange("1999", "2002")) == [
+        "1999", "2000", "2001", "2002"]
+    assert partitions.get_first_partition_key() == "1999"
 
 
-def test_schedule_requests_the_new_york_trading_day(defs):
+def _tick(defs, when: dt.datetime):
     schedule = defs.resolve_schedule_def("nightly_schedule")
-    when = dt.datetime(2024, 3, 15, 18, 30, tzinfo=dt.timezone(dt.timedelta(hours=-4)))
     context = dg.build_schedule_context(scheduled_execution_time=when, repository_def=defs.get_repository_def())
-    request = schedule.evaluate_tick(context).run_requests[0]
-    assert request.partition_key == "2024-03-15"
+    return schedule.evaluate_tick(context)
+
+
+NEW_YORK_EVENING = dt.timezone(dt.timedelta(hours=-4))
+
+
+def test_schedule_requests_the_session_of_the_evening(defs):
+    result = _tick(defs, dt.datetime(2024, 3, 15, 18, 30, tzinfo=NEW_YORK_EVENING))
+    (request,) = result.run_requests
+    assert request.partition_key == "2024" and request.run_key == "2024-03-15"
+    assert request.run_config["resources"]["ingest_dates"]["config"] == {"last_date": "2024-03-15",
+                                                                        "recent_sessions": 5}
+
+
+def test_schedule_skips_holidays_and_unclosed_sessions_with_a_reason(defs):
+    holiday = _tick(defs, dt.datetime(2024, 7, 4, 18, 30, tzinfo=NEW_YORK_EVENING))
+    assert not holiday.run_requests and "2024-07-04 is not a XNYS session" in holiday.skip_message
+    early = _tick(defs, dt.datetime(2024, 7, 3, 12, 30, tzinfo=NEW_YORK_EVENING))  # 13:00 early close
+    assert not early.run_requests and "has not closed yet (it closes at 13:00 America/New_York)" in early.skip_message
 
 
 def test_unknown_source_is_a_configuration_error_at_load():

@@ -13,13 +13,14 @@ from sector_pipeline.sources.synthetic import SyntheticSource
 from sector_pipeline.warehouse import Warehouse
 from sector_pipeline_tests.dagster_helpers import (
     THROUGH_INTERMEDIATE,
+    THROUGH_SIGNALS,
     definitions,
     run_range,
 )
 
 D = dt.date
 TABLES = ["raw.prices", "raw.macro", "raw.synthetic_regimes", "validated.prices", "validated.macro",
-          "validated.quarantine", "staging.stg_prices", "staging.stg_macro", "intermediate.int_daily_returns",
+          "validated.quarantine", "staging.stg_prices", "staging.stg_macro", "intermediate.int_total_returns",
           "intermediate.int_macro_daily"]
 
 
@@ -37,31 +38,43 @@ def test_a_range_materializes_every_asset_in_one_run(tmp_path, universe):
     path = tmp_path / "w.duckdb"
     result = run_range(definitions(path), D(2024, 1, 2), D(2024, 2, 29))
     assert result.success
-    # one run covers the range; Dagster records one materialization per partition of it
-    assert result.dagster_run.tags["dagster/asset_partition_range_end"] == "2024-02-29"
-    weekdays = [d for d in (D(2024, 1, 2) + dt.timedelta(i) for i in range(59)) if d.weekday() < 5]
-    partitions = {e.partition for e in result.get_asset_materialization_events()
-                  if e.asset_key.to_user_string() == "raw/prices"}
-    assert partitions == {d.isoformat() for d in weekdays}
+    # one run covers the range: one materialization of the year partition, one of each downstream asset
+    assert result.dagster_run.tags["dagster/asset_partition_range_end"] == "2024"
+    events = result.get_asset_materialization_events()
+    assert [e.partition for e in events if e.asset_key.to_user_string() == "raw/prices"] == ["2024"]
+    assert [e.partition for e in events if e.asset_key.to_user_string() == "signals/features"] == [None]
+    assert len(events) == 41
     store = Warehouse(path)
     days = sessions(D(2024, 1, 2), D(2024, 3, 1))
     assert store.query("select count(*) as n from raw.prices").item() == len(days) * 12
     assert store.query("select count(distinct date) as n from staging.stg_prices").item() == len(days) == 41
     assert store.query("select count(*) as n from validated.quarantine").item() == 0
     assert store.query("select distinct source from raw.prices").item() == "synthetic"
-    # int_daily_returns on the first day of the range has no lookback row yet: null, never invented
-    first = store.query("select count(*) as n from intermediate.int_daily_returns where date = '2024-01-02' "
-                        "and return_1d is null").item()
+    # the first day of the range has no previous close: a null return, never an invented one
+    first = store.query("select count(*) as n from intermediate.int_total_returns where date = '2024-01-02' "
+                        "and total_return_1d is null").item()
     assert first == 12
-    # a returned value equals the ratio of stored closes
-    r = store.query("""select r.return_1d, p.total_return_price as p1, q.total_return_price as p0
-        from intermediate.int_daily_returns r join staging.stg_prices p using (date, ticker)
-        join staging.stg_prices q on q.ticker = r.ticker and q.date = r.previous_date
+    # a total return is (close + dividend) / previous close - 1, and the index compounds it
+    r = store.query("""select r.total_return_1d, p.close_price, p.dividend_per_share, q.close_price,
+            r.total_return_price, rq.total_return_price
+        from intermediate.int_total_returns r join staging.stg_prices p using (date, ticker)
+        join staging.stg_prices q on q.ticker = r.ticker
+            and q.date = (select max(date) from staging.stg_prices where ticker = 'XLE' and date < '2024-02-15')
+        join intermediate.int_total_returns rq on rq.ticker = r.ticker and rq.date = q.date
         where r.ticker = 'XLE' and r.date = '2024-02-15'""").row(0)
-    assert r[0] == pytest.approx(r[1] / r[2] - 1, rel=1e-12)
-    checks = {(c.asset_key.to_user_string(), c.check_name): c.passed
-              for c in result.get_asset_check_evaluations()}
-    assert all(checks.values()) and len(checks) == 5  # 4 validation checks + the allocation rules check
+    assert r[0] == pytest.approx((r[1] + r[2]) / r[3] - 1, rel=1e-12)
+    assert r[4] == pytest.approx(r[5] * (1 + r[0]), rel=1e-12)
+    assert store.query("select count(*) from intermediate.int_total_returns "
+                       "where total_return_method = 'dividends'").item() == 41 * 12 - 12
+    checks = {(c.asset_key.to_user_string(), c.check_name): c for c in result.get_asset_check_evaluations()}
+    assert len(checks) == 5  # 4 validation checks + the allocation rules check
+    # Every check passes but freshness: a fresh warehouse knows no FRED value released before its first day,
+    # so the monthly series warn (not block) until their first release inside the range.
+    fresh = checks.pop(("validated/macro", "series_fresh"))
+    assert all(c.passed for c in checks.values())
+    assert not fresh.passed and fresh.severity == dg.AssetCheckSeverity.WARN
+    stale = fresh.description
+    assert "cpi_index" in stale and "us10y_yield_pct" not in stale
 
 
 def test_holiday_partition_succeeds_with_zero_rows_and_says_so(tmp_path):
@@ -132,17 +145,45 @@ def test_bad_rows_are_quarantined_and_block_downstream(tmp_path, universe):
                                                   (D(2024, 1, 5), "XLU")]
     assert "close: greater_than(0)" in quarantine[0][2] and "close: not_nullable" in quarantine[1][2]
     assert "duplicate" in quarantine[2][2] and "high_at_least_low" in quarantine[4][2]
+    # a blocking failure holds the window's valid rows back: validated keeps what downstream was computed from
     valid = store.query("select count(*) from validated.prices where date >= '2024-01-04'").item()
-    assert valid == 2 * 12 - 4  # XLF, XLK, XLU and XLE (both of its duplicate rows) are out
+    assert valid == 0
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()
               if c.asset_key.to_user_string() == "validated/prices"}
     assert checks == {"no_quarantined_rows": False, "all_tickers_present": False}
-    # blocking checks: nothing downstream of validated/prices ran, the stored staging window is untouched
+    # blocking checks: nothing downstream of validated/prices ran, every stored layer is untouched
     done = materialized(result)
     assert "validated/prices" in done and "staging/stg_prices" not in done
-    assert "intermediate/int_daily_returns" not in done
+    assert "intermediate/int_total_returns" not in done
     after = table_hashes(path)
-    assert after["staging.stg_prices"] == before["staging.stg_prices"]
+    for table in ("validated.prices", "staging.stg_prices", "intermediate.int_total_returns"):
+        assert after[table] == before[table], table
+
+
+def test_a_rejected_row_for_a_stored_day_leaves_every_layer_agreeing(tmp_path, universe):
+    """A re-fetch that brings a bad row for a day already stored must not delete that day's good row."""
+    csv_dir = tmp_path / "market"
+    prices = write_csv_market(csv_dir, universe, D(2024, 1, 2), D(2024, 1, 6))
+    path = tmp_path / "w.duckdb"
+    defs = definitions(path, source="csv", csv_dir=str(csv_dir))
+    assert run_range(defs, D(2024, 1, 2), D(2024, 1, 5), selection=THROUGH_SIGNALS).success
+    before = table_hashes(path)
+    xlk = "select close_price from {} where ticker = 'XLK' and date = '2024-01-04'"
+    stored = Warehouse(path).query(xlk.format("staging.stg_prices")).item()
+    prices.with_columns(close=pl.when((pl.col("ticker") == "XLK") & (pl.col("date") == D(2024, 1, 4)))
+                        .then(-1.0).otherwise(pl.col("close"))).drop("source").write_csv(csv_dir / "prices.csv")
+    result = run_range(defs, D(2024, 1, 4), D(2024, 1, 4), raise_on_error=False, selection=THROUGH_SIGNALS)
+    store = Warehouse(path)
+    ((ticker, reason),) = store.query("select ticker, reason from validated.quarantine").rows()
+    assert ticker == "XLK" and "close: greater_than(0)" in reason
+    # every layer still holds the good close of that day, and signals did not move
+    for table in ("validated.prices", "staging.stg_prices", "intermediate.int_total_returns", "signals.features"):
+        column = "close" if table == "validated.prices" else "close_price"
+        assert store.query(xlk.replace("close_price", column).format(table)).item() == stored, table
+    after = table_hashes(path)
+    assert {t: h for t, h in after.items() if t not in ("raw.prices", "validated.quarantine")} == \
+        {t: h for t, h in before.items() if t not in ("raw.prices", "validated.quarantine")}
+    assert not result.success or "signals/features" not in materialized(result)
 
 
 def test_missing_ticker_fails_the_run_and_keeps_what_was_stored(tmp_path, universe):

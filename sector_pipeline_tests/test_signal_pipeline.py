@@ -1,14 +1,10 @@
-"""End-to-end signal assets on the real Definitions: one run per range, past-only, holidays, webhook."""
+"""End-to-end signal assets on the real Definitions: one run per range, past-only, holidays, bounded nights."""
 
 import datetime as dt
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
 from sector_pipeline.calendar import sessions, week_end_sessions
-from sector_pipeline.defs.signal_assets import AlertWebhookResource
 from sector_pipeline.warehouse import Warehouse
 from sector_pipeline_tests.dagster_helpers import (
     THROUGH_SIGNALS,
@@ -18,7 +14,7 @@ from sector_pipeline_tests.dagster_helpers import (
 
 D = dt.date
 SIGNAL_TABLES = ["signals.features", "signals.sector_rankings", "signals.sentiment_scores",
-                 "signals.sentiment_contributions", "signals.alerts", "signals.macro_regime",
+                 "signals.sentiment_contributions", "signals.alerts", "signals.alert_conditions", "signals.macro_regime",
                  "signals.sector_rotation_index", "signals.relative_rotation"]
 START, SPLIT, LAST = D(2023, 7, 3), D(2024, 2, 12), D(2024, 2, 22)  # Presidents' Day 2024-02-19 inside
 
@@ -82,7 +78,7 @@ def test_weekly_rotation_rows_are_stored_for_completed_weeks_only(one_run):
 def test_each_signal_asset_shows_its_latest_table(one_run):
     _, result = one_run
     metadata = {e.asset_key.to_user_string(): e.materialization.metadata
-                for e in result.get_asset_materialization_events() if e.partition == LAST.isoformat()}
+                for e in result.get_asset_materialization_events() if e.partition is None}
     for name in ("features", "sector_rankings", "sentiment_scores", "sector_rotation_index", "relative_rotation"):
         md = metadata[f"signals/{name}"]["latest"].value
         assert md.startswith("| date | ticker |") or md.startswith("| date | dimension |"), name
@@ -90,36 +86,24 @@ def test_each_signal_asset_shows_its_latest_table(one_run):
     assert "| tier | len |" in metadata["signals/alerts"]["by_tier"].value
 
 
-class _Hook(BaseHTTPRequestHandler):
-    bodies: list[dict] = []
+def test_a_nightly_run_reads_a_bounded_number_of_rows(one_run, tmp_path):
+    """The night after the range: each asset reads its declared lookback and its new date, not the history."""
+    import shutil
 
-    def do_POST(self):  # noqa: N802 (http.server API)
-        type(self).bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-
-def test_new_alerts_are_posted_to_the_webhook(one_run, tmp_path):
     path, _ = one_run
-    alerts = Warehouse(path).query("select * from signals.alerts where date >= '2024-02-12' and date <= '2024-02-22' "
-                                   "order by all")
-    assert alerts.height > 0, "the fixture window should hold alerts"
-    server = HTTPServer(("127.0.0.1", 0), _Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        other = tmp_path / "w.duckdb"
-        # the hook only receives alerts dated within max_age_days of today: widen it for a 2024 window
-        hook = AlertWebhookResource(url=f"http://127.0.0.1:{server.server_port}/alerts", max_age_days=100_000)
-        defs = definitions(other, resources={"alert_webhook": hook})
-        assert run_range(defs, START, LAST, selection=THROUGH_SIGNALS).success
-    finally:
-        server.shutdown()
-    (body,) = _Hook.bodies
-    assert body["source"] == "synthetic"
-    posted = [(a["date"], a["tier"], a["alert_type"], a["dimension"]) for a in body["alerts"]]
-    stored = Warehouse(other).query("select cast(date as varchar), tier, alert_type, dimension from signals.alerts "
-                                    "order by date, tier").rows()
-    assert sorted(posted, key=str) == sorted(stored, key=str) and body["count"] == len(stored)
+    copy = tmp_path / "night.duckdb"
+    shutil.copy(path, copy)
+    night = D(2024, 2, 23)
+    result = run_range(definitions(copy), night, night, selection=THROUGH_SIGNALS)
+    assert result.success
+    meta = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
+    assert meta["signals/features"]["recomputed_from"].value == "2024-02-23"
+    # one new session: 12 feature rows in, 12 ranking rows; the cross-sectional stages read that date only
+    assert meta["signals/sector_rankings"]["rows_read"].value == 12
+    assert meta["signals/sector_rankings"]["rows_written"].value == 11
+    assert meta["signals/sector_rotation_index"]["rows_read"].value == 12 + 11 + 4
+    # features: each ticker's stored lookback (at most 260 sessions: all of them here) and the new row, plus
+    # its own last stored row as state
+    stored = Warehouse(path).query("select count(distinct date) from intermediate.int_total_returns").item()
+    assert stored < 260
+    assert meta["signals/features"]["rows_read"].value == 12 * (stored + 1) + 12

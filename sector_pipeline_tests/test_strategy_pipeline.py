@@ -1,9 +1,9 @@
-"""End-to-end strategy assets on the real Definitions plus STRATEGY_ASSETS.
+"""End-to-end strategy assets on the real Definitions.
 
 The signal tables are written first by the same pure functions the signal assets call (two years of the
-synthetic market: materializing them through Dagster partition by partition would take a minute of event-log
-bookkeeping); the strategy assets are then materialized through Dagster over a range in ONE run, and over
-the same range with its last sessions run night by night, and the tables must be identical.
+synthetic market), with the warehouse's change log, as the signal assets would; the strategy assets then
+bring their tables up to date through Dagster: once over the whole history, and again with the last sessions
+arriving night by night. The tables must be identical, bit for bit.
 """
 
 from __future__ import annotations
@@ -39,33 +39,33 @@ def strategy_definitions(path) -> dg.Definitions:
 
 
 @pytest.fixture(scope="module")
-def upstream(tmp_path_factory):
-    """A warehouse holding two years of signals.features, sector_rankings, sentiment_scores and macro_regime."""
+def signals():
+    """Two years of signals.features, sector_rankings, sentiment_scores and macro_regime (frames)."""
     universe = load_universe()
     prices, macro = synthetic_prices(universe, 42, HISTORY_START, HISTORY_END)
     tables = signal_tables(prices, universe.characteristics(), macro)
-    path = tmp_path_factory.mktemp("upstream") / "w.duckdb"
-    Warehouse(path).replace_windows([
-        WindowWrite("signals.features", tables.features),
-        WindowWrite("signals.sector_rankings", tables.rankings),
-        WindowWrite("signals.sentiment_scores", tables.sentiment),
-        WindowWrite("signals.macro_regime", tables.macro),
-    ], HISTORY_START, HISTORY_END)
-    return path
+    return {"signals.features": tables.features, "signals.sector_rankings": tables.rankings,
+            "signals.sentiment_scores": tables.sentiment, "signals.macro_regime": tables.macro}
 
 
-def _copy(upstream, tmp_path, name):
-    path = tmp_path / name
-    shutil.copy(upstream, path)
-    return path
+def write_signals(path, signals, first: dt.date, end: dt.date) -> None:
+    """Store the signal rows dated in [first, end), recording the change as the signal assets do."""
+    Warehouse(path).replace_windows(
+        [WindowWrite(t, f.filter((pl.col("date") >= first) & (pl.col("date") < end))) for t, f in signals.items()],
+        first, end)
+
+
+def strategy_run(path, day: dt.date) -> dg.ExecuteInProcessResult:
+    result = run_range(strategy_definitions(path), day, day, selection="group:strategy")
+    assert result.success
+    return result
 
 
 @pytest.fixture(scope="module")
-def one_run(upstream, tmp_path_factory):
-    path = _copy(upstream, tmp_path_factory.mktemp("one"), "w.duckdb")
-    result = run_range(strategy_definitions(path), RUN_START, LAST, selection="group:strategy")
-    assert result.success
-    return path, result
+def one_run(signals, tmp_path_factory):
+    path = tmp_path_factory.mktemp("one") / "w.duckdb"
+    write_signals(path, signals, HISTORY_START, HISTORY_END)
+    return path, strategy_run(path, LAST)
 
 
 def snapshot(path) -> dict[str, list[tuple]]:
@@ -73,15 +73,19 @@ def snapshot(path) -> dict[str, list[tuple]]:
     return {t: store.query(f"select * from {t} order by all").rows() for t in STRATEGY_TABLES}
 
 
-def test_a_range_in_one_run_equals_its_last_dates_night_by_night(upstream, one_run, tmp_path):
+def test_the_history_in_one_run_equals_its_last_dates_night_by_night(signals, one_run, tmp_path):
     path, _ = one_run
-    other = _copy(upstream, tmp_path, "w.duckdb")
-    defs = strategy_definitions(other)
-    assert run_range(defs, RUN_START, SPLIT - dt.timedelta(days=1), selection="group:strategy").success
+    other = tmp_path / "w.duckdb"
+    write_signals(other, signals, HISTORY_START, SPLIT)
+    strategy_run(other, SPLIT - dt.timedelta(days=1))
     day = SPLIT
     while day <= LAST:   # crosses a week end (Fri 2024-03-01) that is also a month's first session (new model)
         if day.weekday() < 5:
-            assert run_range(defs, day, day, selection="group:strategy").success
+            write_signals(other, signals, day, day + dt.timedelta(days=1))
+            result = strategy_run(other, day)
+            meta = {e.asset_key.to_user_string(): e.materialization.metadata
+                    for e in result.get_asset_materialization_events()}
+            assert meta["strategy/backtest"]["recomputed_from"].value == day.isoformat()
         day += dt.timedelta(days=1)
     a, b = snapshot(path), snapshot(other)
     for table in STRATEGY_TABLES:
@@ -93,14 +97,14 @@ def test_tables_hold_sessions_of_the_window_and_a_new_model_each_month(one_run):
     path, _ = one_run
     store = Warehouse(path)
     runs = store.query("select date, period, last_label_end_date, training_last_date from strategy.model_runs "
-                       "order by date").rows()
+                       "where date >= '2024-01-01' order by date").rows()
     assert [(r[0], r[1]) for r in runs] == [(D(2024, 1, 2), "2024-01"), (D(2024, 2, 1), "2024-02"),
                                             (D(2024, 3, 1), "2024-03")]
     assert all(label_end < trained for trained, _, label_end, _ in runs)
     holiday = D(2024, 2, 19)  # Presidents' Day: a partition without a session
     for table in STRATEGY_TABLES:
         dates = store.query(f"select distinct date from {table}").get_column("date").to_list()
-        assert holiday not in dates and min(dates) >= RUN_START and max(dates) <= LAST, table
+        assert holiday not in dates and min(dates) >= HISTORY_START and max(dates) <= LAST, table
     sums = store.query("select date, book, sum(weight) as total, max(weight) as top, min(weight) as low "
                        "from strategy.allocations group by all")
     assert sums.height > 0
@@ -108,7 +112,8 @@ def test_tables_hold_sessions_of_the_window_and_a_new_model_each_month(one_run):
     rule = sums.filter(pl.col("book").is_in(["model", "composite"]))
     assert rule.get_column("top").max() <= 0.2 + 1e-12 and rule.get_column("low").min() >= 0.01 - 1e-12
     # weekly decisions on the last session of each week: Fridays here (no Friday holiday in the window)
-    decisions = store.query("select distinct date from strategy.allocations where book = 'model'")
+    decisions = store.query("select distinct date from strategy.allocations where book = 'model' "
+                            "and date >= '2024-01-01'")
     assert {d.weekday() for d in decisions.get_column("date").to_list()} == {4}
 
 
@@ -138,19 +143,15 @@ def test_backtest_and_performance_numbers_match_the_tables_they_come_from(one_ru
 
 def test_materializations_show_skill_weights_metrics_and_the_equity_plot(one_run):
     _, result = one_run
-    events = {(e.asset_key.to_user_string(), e.partition): e.materialization.metadata
+    events = {e.asset_key.to_user_string(): e.materialization.metadata
               for e in result.get_asset_materialization_events()}
-    last = LAST.isoformat()
-    assert "| signal | last_signal_date |" in events[("strategy/skill", last)]["skill_to_date"].value
+    assert "| signal | last_signal_date |" in events["strategy/skill"]["skill_to_date"].value
     assert "| ticker | model | composite | momentum_top3 | equal_weight |" in events[
-        ("strategy/allocations", last)]["latest_weights"].value
-    assert "| strategy | date | days |" in events[("strategy/performance", last)]["metrics_to_date"].value
-    assert "| feature | coefficient |" in events[("strategy/model_runs", last)]["latest_coefficients"].value
+        "strategy/allocations"]["latest_weights"].value
+    assert "| strategy | date | days |" in events["strategy/performance"]["metrics_to_date"].value
+    assert "| feature | coefficient |" in events["strategy/model_runs"]["latest_coefficients"].value
     checks = result.get_asset_check_evaluations()
     assert [(c.check_name, c.passed) for c in checks] == [("weights_within_rules", True)]
-    for name in ("strategy/backtest", "strategy/performance"):
-        image = events[(name, last)]["equity_curves"].value
-        assert image.startswith("![equity curves](data:image/png;base64,")
-        assert len(image) < 60_000
-        # only on the window's last partition: Dagster copies metadata into every partition's event
-        assert "equity_curves" not in events[(name, "2024-02-01")]
+    image = events["strategy/backtest"]["equity_curves"].value
+    assert image.startswith("![equity curves](data:image/png;base64,")
+    assert len(image) < 60_000  # one small picture per run, not one per date

@@ -1,4 +1,4 @@
--- Macro series on every session, carried forward over gaps at most the series' max_stale_sessions, with the age of each value.
+-- Macro series on every session, carried forward over gaps at most the series' max_stale_sessions, with the age of each value and whether it is stale.
 -- lookback_sessions: 130
 -- date_column: date
 with
@@ -26,6 +26,7 @@ series as (
         series,
         arg_max(series_kind, date) as series_kind,
         arg_max(series_units, date) as series_units,
+        arg_max(series_frequency, date) as series_frequency,
         arg_max(max_stale_sessions, date) as max_stale_sessions,
     from macro
     group by series
@@ -38,6 +39,7 @@ grid as (
         series.series,
         series.series_kind,
         series.series_units,
+        series.series_frequency,
         series.max_stale_sessions,
     from numbered_sessions
     cross join series
@@ -49,6 +51,7 @@ filled as (
         grid.series,
         grid.series_kind,
         grid.series_units,
+        grid.series_frequency,
         grid.max_stale_sessions,
         grid.session_number,
         last_value(macro.series_value ignore nulls) over carry as series_value,
@@ -70,11 +73,15 @@ final as (
         series,
         series_kind,
         series_units,
+        series_frequency,
         series_value,
         observed_date,
         observation_date,
         cast(session_number - observed_session_number as integer) as stale_sessions,
         observed_date < date as is_carried_forward,
+        -- stale: older than the series' normal cadence (a monthly value carried between releases is not)
+        session_number - observed_session_number > case series_frequency
+            when 'daily' then 0 when 'weekly' then 5 when 'monthly' then 23 else 66 end as is_stale,
         source,
     from filled
     where series_value is not null

@@ -14,6 +14,7 @@ final as (
         ticker as source_ticker,
         kind as series_kind,
         units as series_units,
+        frequency as series_frequency,
         observation_date,
         cast(value as double) as series_value,
         cast(max_stale_sessions as integer) as max_stale_sessions,

@@ -15,7 +15,7 @@ from sector_pipeline.defs.partitions import IngestDatesResource  # noqa: E402
 from sector_pipeline.defs.publish_assets import PublishedResource, build_publish_asset  # noqa: E402
 from sector_pipeline.defs.resources import MarketDataResource, WarehouseResource  # noqa: E402
 from sector_pipeline.defs.schedules import daily_pipeline_job, nightly_schedule  # noqa: E402
-from sector_pipeline.defs.signal_assets import SIGNAL_ASSETS, AlertWebhookResource  # noqa: E402
+from sector_pipeline.defs.signal_assets import SIGNAL_ASSETS  # noqa: E402
 from sector_pipeline.defs.sql_assets import build_sql_assets  # noqa: E402
 from sector_pipeline.defs.strategy_assets import STRATEGY_ASSETS  # noqa: E402
 from sector_pipeline.settings import Settings  # noqa: E402
@@ -38,7 +38,6 @@ def build_definitions(settings: Settings, resources: Mapping[str, Any] | None = 
             csv_dir=settings.csv_dir,
             synthetic_seed=settings.seed,
         ),
-        "alert_webhook": AlertWebhookResource(url=settings.alert_webhook_url),
         "published": PublishedResource(directory=settings.published_dir),
         "heatmap_output": HeatmapOutputResource(directory=f"{settings.reports_dir}/heatmaps"),
         "ingest_dates": IngestDatesResource(),

@@ -20,14 +20,13 @@ from sector_pipeline.defs.incremental import (
     outcome_metadata,
     run_incremental,
     table_spec,
-    unchanged_metadata,
 )
 from sector_pipeline.defs.metadata import markdown_table
 from sector_pipeline.defs.partitions import single_run
 from sector_pipeline.defs.resources import MarketDataResource, WarehouseResource
 from sector_pipeline.ingest.total_return import daily_total_returns, total_return_index
-from sector_pipeline.notify import post_alerts
 from sector_pipeline.signals import alerts as alerts_mod
+from sector_pipeline.signals.alerts import alert_lookback_sessions
 from sector_pipeline.signals.config import AlertConfig, FeatureConfig, RankingConfig, SentimentConfig
 from sector_pipeline.signals.features import compute_features
 from sector_pipeline.signals.rankings import rank_sectors
@@ -72,15 +71,6 @@ class AlertThresholds(dg.Config):
         return AlertConfig(extreme=self.extreme, flight_to_safety=self.flight_to_safety,
                            regime_change=self.regime_change, regime_change_sessions=self.regime_change_sessions,
                            velocity_percentile=self.velocity_percentile)
-
-
-class AlertWebhookResource(dg.ConfigurableResource):
-    """Optional webhook that receives new alerts as a JSON POST; no URL, no POST."""
-
-    url: Optional[str] = None
-    timeout_seconds: float = 10.0
-    max_age_days: int = 5
-    """Only alerts dated within this many days of today are sent, so a history backfill does not flood the hook."""
 
 
 TOTAL_RETURN_INPUTS = [Input(STG_PRICES, rows=1)]
@@ -181,38 +171,46 @@ def sentiment(context: dg.AssetExecutionContext, market_data: MarketDataResource
                                    metadata=outcome_metadata(context, outcome, table))
 
 
-ALERT_INPUTS = [Input(SCORES, key=None, since=lambda start, store: None), Input(RANKINGS, key=None,
-                                                                                 since=lambda start, store: None)]
+CONDITIONS = "signals.alert_conditions"
+ALERT_LOOKBACK = alert_lookback_sessions(AlertConfig())
+ALERT_INPUTS = [Input(SCORES, rows=ALERT_LOOKBACK, key="dimension"), Input(RANKINGS, rows=ALERT_LOOKBACK)]
 
 
-@incremental_asset(ALERTS, inputs=ALERT_INPUTS)
+@dg.multi_asset(
+    specs=[
+        table_spec(ALERTS, inputs=ALERT_INPUTS,
+                   description="CRITICAL / HIGH / MEDIUM alerts, each dated the session its condition started"),
+        table_spec(CONDITIONS, inputs=ALERT_INPUTS,
+                   description="Each alert condition's daily state (smoothed reading, on/off, sessions since it "
+                               "last started): what the next night continues from"),
+    ],
+    backfill_policy=single_run,
+)
 def alerts(context: dg.AssetExecutionContext, config: AlertThresholds, market_data: MarketDataResource,
-           warehouse: WarehouseResource, alert_webhook: AlertWebhookResource) -> dg.MaterializeResult:
-    """CRITICAL / HIGH / MEDIUM alerts raised on the day their condition starts; new ones go to the webhook."""
-    universe = market_data.universe()
+           warehouse: WarehouseResource):
+    """CRITICAL / HIGH / MEDIUM alerts raised on the day their condition starts (rules: docs/signals.md)."""
+    characteristics = market_data.universe().characteristics()
+    alert_config = config.to_config()
+    if alert_lookback_sessions(alert_config) > ALERT_LOOKBACK:
+        raise dg.Failure(f"these alert settings need {alert_lookback_sessions(alert_config)} sessions of history "
+                         f"before each run, more than the {ALERT_LOOKBACK} the asset reads")
 
     def compute(run: Run) -> dict[str, pl.LazyFrame]:
-        return {ALERTS: alerts_mod.detect_alerts(run.inputs[SCORES], run.inputs[RANKINGS],
-                                                 universe.characteristics(), config=config.to_config())}
+        found = alerts_mod.detect_alerts(run.inputs[SCORES], run.inputs[RANKINGS], characteristics,
+                                         config=alert_config, previous=run.previous, start=run.start)
+        return {ALERTS: found.alerts, CONDITIONS: found.conditions}
 
-    outcome = run_incremental(warehouse.get(), outputs=[ALERTS], inputs=ALERT_INPUTS, state=None, compute=compute,
-                              context=context)
-    if outcome.start is None:
-        return dg.MaterializeResult(metadata=unchanged_metadata(context, dg.AssetKey(["signals", "alerts"])))
-    frame = outcome.frames[ALERTS]
-    posted = 0
-    if alert_webhook.url:
-        recent = frame.filter(pl.col("date") >= dt.date.today() - dt.timedelta(days=alert_webhook.max_age_days))
-        if recent.height:
-            post_alerts(alert_webhook.url, recent, source=market_data.source,
-                        timeout_seconds=alert_webhook.timeout_seconds)
-            posted = recent.height
-    return dg.MaterializeResult(metadata={
-        **outcome_metadata(context, outcome, ALERTS),
-        "by_tier": markdown_table(frame.group_by("tier").len().sort("tier")),
-        "alerts": markdown_table(frame.sort("date", descending=True), max_rows=30),
-        "sent_to_webhook": posted,
-    })
+    outcome = run_incremental(warehouse.get(), outputs=[ALERTS, CONDITIONS], inputs=ALERT_INPUTS,
+                              state=Input(CONDITIONS, rows=1, key="date"), compute=compute, context=context)
+    frame = outcome.frames.get(ALERTS)
+    extra = {}
+    if frame is not None:
+        extra = {"by_tier": markdown_table(frame.group_by("tier").len().sort("tier")),
+                 "alerts": markdown_table(frame.sort("date", descending=True), max_rows=30)}
+    yield dg.MaterializeResult(asset_key=dg.AssetKey(ALERTS.split(".")),
+                               metadata=outcome_metadata(context, outcome, ALERTS, **extra))
+    yield dg.MaterializeResult(asset_key=dg.AssetKey(CONDITIONS.split(".")),
+                               metadata=outcome_metadata(context, outcome, CONDITIONS))
 
 
 REGIME_INPUTS = [Input(MACRO_DAILY, rows=macro_lookback_dates(), key="date")]

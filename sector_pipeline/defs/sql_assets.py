@@ -6,6 +6,7 @@ is recreated; its readers consume the changes of the tables it reads.
 """
 
 
+import datetime as dt
 from pathlib import Path
 
 import dagster as dg
@@ -15,7 +16,7 @@ from sector_pipeline.defs.incremental import asset_key, dirty_start, unchanged_m
 from sector_pipeline.defs.metadata import markdown_table
 from sector_pipeline.defs.partitions import single_run
 from sector_pipeline.defs.resources import WarehouseResource
-from sector_pipeline.sql.runner import SqlModel, discover_models, run_model
+from sector_pipeline.sql.runner import OPEN_END, SqlModel, discover_models, run_model
 
 
 def _tables_behind(table: str, models: dict[str, SqlModel]) -> list[str]:
@@ -48,14 +49,19 @@ def _sql_asset(model: SqlModel, models: dict[str, SqlModel]) -> dg.AssetsDefinit
     def _materialize(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         store = warehouse.get()
         with store.session():
+            absent = [t for t in inputs if not store.has_table(t)]
+            if absent:
+                # An upstream table not created yet (its stage has produced nothing so far): nothing to read.
+                return dg.MaterializeResult(metadata={"status": f"waiting for {', '.join(absent)}"})
             if model.materialized == "view":
-                first = min((d for d in (store.min_date(t) for t in inputs) if d is not None), default=None)
-                if first is None:
-                    return dg.MaterializeResult(metadata={"status": "no rows to show yet"})
-                rows = run_model(store, model, first, None).rows
+                rows = run_model(store, model, dt.date.min, None).rows
                 return dg.MaterializeResult(metadata={"status": "view recreated", "dagster/row_count": rows})
             start, pending = dirty_start(store, model.table, inputs, [model.table])
             if start is None:
+                if not store.has_table(model.table):
+                    # Inputs without rows yet (e.g. scores still warming up): create the empty table, so the
+                    # models and readers that query it find it.
+                    run_model(store, model, OPEN_END, None, run_id=context.run_id, consumed=pending.seqs)
                 return dg.MaterializeResult(metadata=unchanged_metadata(context, asset_key(model.table)))
             lookback_start = sessions_before(start, model.lookback_sessions) if model.lookback_sessions else start
             result = run_model(store, model, start, None, lookback_start, run_id=context.run_id,

@@ -273,9 +273,19 @@ def backtest(context: dg.AssetExecutionContext, config: BacktestSettings, market
                                        benchmark=universe.benchmark.ticker, config=config.to_config(),
                                        start=run.start, previous=run.previous)}
 
-    outcome = run_incremental(warehouse.get(), outputs=[BACKTEST], inputs=inputs,
+    store = warehouse.get()
+    outcome = run_incremental(store, outputs=[BACKTEST], inputs=inputs,
                               state=Input(BACKTEST, rows=1, key="strategy"), compute=compute, context=context)
-    return dg.MaterializeResult(metadata=outcome_metadata(context, outcome, BACKTEST, cost_bps=config.cost_bps))
+    metadata = outcome_metadata(context, outcome, BACKTEST, cost_bps=config.cost_bps)
+    if outcome.start is not None and store.has_table(BACKTEST):
+        # One picture per run from the curves' week-end points: a few hundred rows, whatever the history.
+        weekly = store.query(f"select date, strategy, equity from {BACKTEST} qualify date = max(date) over "
+                             "(partition by strategy, yearweek(date)) order by all")
+        if weekly.height:
+            from sector_pipeline.strategy.plots import equity_curves_png, markdown_image  # matplotlib: lazily
+
+            metadata["equity_curves"] = dg.MetadataValue.md(markdown_image(equity_curves_png(weekly)))
+    return dg.MaterializeResult(metadata=metadata)
 
 
 @incremental_asset(PERFORMANCE, inputs=[Input(BACKTEST)])

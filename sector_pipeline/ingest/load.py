@@ -49,7 +49,8 @@ class Window:
     def holidays(self) -> list[dt.date]:
         """Weekdays of the window that are not sessions (market holidays, closures)."""
         days = [self.start + dt.timedelta(days=i) for i in range((self.end - self.start).days)]
-        return [d for d in days if d.weekday() < 5 and d not in set(self.sessions)]
+        open_days = set(self.sessions)  # built once: inside the comprehension it cost O(days x sessions)
+        return [d for d in days if d.weekday() < 5 and d not in open_days]
 
 
 def fetch_prices(source: MarketDataSource, universe: Universe, window: Window) -> pl.DataFrame:

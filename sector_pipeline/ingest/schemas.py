@@ -12,7 +12,7 @@ from typing import Optional
 import pandera.polars as pa
 import polars as pl
 
-from sector_pipeline.universe import MACRO_KINDS
+from sector_pipeline.universe import FREQUENCIES, MACRO_KINDS
 
 
 class RawPrices(pa.DataFrameModel):
@@ -103,6 +103,7 @@ class ValidatedMacro(pa.DataFrameModel):
     ticker: str = pa.Field(description="The provider's id of the series")
     kind: str = pa.Field(isin=list(MACRO_KINDS), description="price, yield_pct, index, rate_pct or level")
     units: str = pa.Field(description="Units of the value, from the universe file")
+    frequency: str = pa.Field(isin=list(FREQUENCIES), description="Publication cadence: daily, weekly, monthly, quarterly")
     observation_date: dt.date = pa.Field(description="The period the value describes")
     value: float = pa.Field(description="The value, never null or NaN, within the series' valid range")
     max_stale_sessions: int = pa.Field(ge=0, description="Sessions the value may be carried forward over gaps")

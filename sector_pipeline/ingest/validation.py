@@ -100,7 +100,7 @@ def validate_prices(raw: pl.DataFrame, previous_close: pl.DataFrame, *, max_abs_
     return _split(frame, PriceMoveFrame.to_schema(), dataset="prices", key="ticker", keep=PRICE_COLUMNS)
 
 
-_POLICY_COLUMNS = ("kind", "units", "max_stale_sessions", "allow_negative", "allow_zero", "min_value", "max_value")
+_POLICY_COLUMNS = ("kind", "units", "frequency", "max_stale_sessions", "allow_negative", "allow_zero", "min_value", "max_value")
 
 
 def validate_macro(raw: pl.DataFrame, policies: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -110,7 +110,7 @@ def validate_macro(raw: pl.DataFrame, policies: pl.DataFrame) -> tuple[pl.DataFr
     (WTI settled at -37.63 on 2020-04-20; bill yields sat at 0), and must lie within its bounds.
     """
     frame = raw.join(policies.select("series", *_POLICY_COLUMNS), on="series", how="left").with_columns(
-        pl.col("kind").fill_null("unknown"), pl.col("units").fill_null(""),
+        pl.col("kind").fill_null("unknown"), pl.col("units").fill_null(""), pl.col("frequency").fill_null("daily"),
         pl.col("max_stale_sessions").fill_null(0), pl.col("allow_negative").fill_null(False),
         pl.col("allow_zero").fill_null(False))
     return _split(frame, MacroRangeFrame.to_schema(), dataset="macro", key="series", keep=MACRO_COLUMNS)

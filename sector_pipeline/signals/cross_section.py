@@ -14,6 +14,8 @@ from typing import Sequence
 
 import polars as pl
 
+from sector_pipeline.signals.windows import exact_ratio
+
 
 def cross_section_stats(frame: pl.LazyFrame, *, value: str, by: Sequence[str], keys: Sequence[str] | None = None,
                         key: str = "ticker", prefix: str = "") -> pl.LazyFrame:
@@ -22,14 +24,17 @@ def cross_section_stats(frame: pl.LazyFrame, *, value: str, by: Sequence[str], k
     A group has at most one row per `key`; `keys` is accepted for compatibility and not needed.
     """
     del keys
-    present = frame.filter(pl.col(value).is_not_null()).select(*by, key, value).sort(*by, key)
+    present = frame.filter(pl.col(value).is_not_null()).select(*by, key, value)
+    # The key order is imposed inside each group (sort_by): a sort of the frame before a group_by may be
+    # dropped by the optimizer, which would feed the sequential sum in the frame's arbitrary order.
     totals = present.group_by(*by).agg(
         pl.len().cast(pl.UInt32).alias("__n"),
-        pl.col(value).cum_sum().last().alias("__sum"),
-    ).with_columns((pl.col("__sum") / pl.col("__n")).alias("__mean"))
+        pl.col(value).sort_by(key).cum_sum().last().alias("__sum"),
+    ).with_columns(exact_ratio(pl.col("__sum"), pl.col("__n").cast(pl.Float64)).alias("__mean"))
     squares = (
-        present.join(totals.select(*by, "__mean"), on=list(by), how="left", maintain_order="left")
-        .group_by(*by).agg(((pl.col(value) - pl.col("__mean")) ** 2).cum_sum().last().alias("__squares"))
+        present.join(totals.select(*by, "__mean"), on=list(by), how="left")
+        .group_by(*by).agg(((pl.col(value) - pl.col("__mean")) ** 2).sort_by(pl.col(key)).cum_sum().last()
+                           .alias("__squares"))
     )
     stats = totals.join(squares, on=list(by), how="left")
     # Groups whose values are all null still get a row (n = 0), as the former implementation gave.
@@ -40,5 +45,5 @@ def cross_section_stats(frame: pl.LazyFrame, *, value: str, by: Sequence[str], k
         n.alias(f"{prefix}n"),
         pl.when(n > 0).then(pl.col("__sum")).alias(f"{prefix}sum"),
         pl.when(n > 0).then(pl.col("__mean")).alias(f"{prefix}mean"),
-        pl.when(n > 1).then((pl.col("__squares") / (n - 1)).sqrt()).alias(f"{prefix}std"),
+        pl.when(n > 1).then(exact_ratio(pl.col("__squares"), (n - 1).cast(pl.Float64)).sqrt()).alias(f"{prefix}std"),
     )

@@ -56,7 +56,7 @@ import math
 import polars as pl
 
 from sector_pipeline.signals.config import FeatureConfig
-from sector_pipeline.signals.windows import position_in, rolling_mean, rolling_std, rolling_sum
+from sector_pipeline.signals.windows import exact_ratio, position_in, rolling_mean, rolling_std, rolling_sum
 
 _TICKER = "ticker"
 
@@ -87,7 +87,7 @@ def _per_ticker(expr: pl.Expr) -> pl.Expr:
 
 
 def _ratio_minus_one(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
-    return numerator / denominator - 1
+    return exact_ratio(numerator, denominator) - 1
 
 
 def _wilder_averages(frame: pl.LazyFrame, window: int, previous: pl.DataFrame | None, start: dt.date | None
@@ -162,7 +162,7 @@ def compute_features(prices: pl.LazyFrame, *, benchmark: str, config: FeatureCon
              + position - _per_ticker(pl.col("_is_new").not_().sum()) + 1).alias("sessions_of_history"),
         )
         .with_columns(
-            (price / pl.col("_benchmark_price")).alias("relative_strength"),
+            exact_ratio(price, pl.col("_benchmark_price")).alias("relative_strength"),
             *(_ratio_minus_one(price, _per_ticker(price.shift(n))).alias(f"return_{n}d")
               for n in config.return_windows),
             _ratio_minus_one(price, pl.col("_previous_price")).alias("_return_1d"),

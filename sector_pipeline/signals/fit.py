@@ -28,14 +28,26 @@ from sector_pipeline.signals.config import DIMENSIONS
 from sector_pipeline.signals.windows import ordered_sum
 
 
-def fit_expression(characteristics: Sequence[pl.Expr], readings: Sequence[pl.Expr]) -> pl.Expr:
-    """sum_d c_d * s_d / sum_d |c_d| per dimension (same order); 0 without exposure, NULL if an s_d is."""
+def fit_expression(characteristics: Sequence[pl.Expr], readings: Sequence[pl.Expr], *, partial: bool = False
+                   ) -> pl.Expr:
+    """sum_d c_d * s_d / sum_d |c_d| per dimension (same order); 0 without exposure, NULL if an s_d is.
+
+    `partial`: the sums run over the dimensions with a reading only (the fit to what is known), NULL when none
+    has one; callers say how many were used (the SRI's economic_dimensions), so a missing dimension is never a
+    silent 0.
+    """
     if len(characteristics) != len(readings) or not readings:
         raise ValueError(f"fit_expression: need one reading per characteristic, got {len(characteristics)} "
                          f"characteristics and {len(readings)} readings")
-    exposure = ordered_sum([c.abs() for c in characteristics])
-    projection = ordered_sum([c * s for c, s in zip(characteristics, readings)])
-    known = pl.all_horizontal(s.is_not_null() for s in readings)
+    if partial:
+        exposure = ordered_sum([pl.when(s.is_not_null()).then(c.abs()).otherwise(0.0)
+                                for c, s in zip(characteristics, readings)])
+        projection = ordered_sum([(c * s).fill_null(0.0) for c, s in zip(characteristics, readings)])
+        known = pl.any_horizontal(s.is_not_null() for s in readings)
+    else:
+        exposure = ordered_sum([c.abs() for c in characteristics])
+        projection = ordered_sum([c * s for c, s in zip(characteristics, readings)])
+        known = pl.all_horizontal(s.is_not_null() for s in readings)
     return pl.when(known).then(pl.when(exposure > 0).then(projection / exposure).otherwise(0.0))
 
 

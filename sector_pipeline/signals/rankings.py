@@ -19,6 +19,7 @@ import polars as pl
 
 from sector_pipeline.signals.config import RankingConfig
 from sector_pipeline.signals.cross_section import cross_section_stats
+from sector_pipeline.signals.windows import exact_ratio, ordered_sum
 
 
 def rank_sectors(features: pl.LazyFrame, *, sectors: Sequence[str], config: RankingConfig = RankingConfig()
@@ -39,14 +40,15 @@ def rank_sectors(features: pl.LazyFrame, *, sectors: Sequence[str], config: Rank
     zscores = [
         pl.when(pl.col("is_ranked")).then(
             pl.when(pl.col(f"cs_{k}_std") > 0)
-            .then((pl.col(column) - pl.col(f"cs_{k}_mean")) / pl.col(f"cs_{k}_std"))
+            .then(exact_ratio(pl.col(column) - pl.col(f"cs_{k}_mean"), pl.col(f"cs_{k}_std")))
             .otherwise(0.0)
         ).alias(f"z_{k}d")
         for k, column in zip(windows, inputs)
     ]
     total_weight = sum(config.weights.values())
-    # a horizontal fold, like the cross-sectional statistics: bit-identical whatever the frame's layout
-    composite = pl.sum_horizontal(pl.col(f"z_{k}d") * config.weights[k] for k in windows) / total_weight
+    # a strictly left-to-right sum (sum_horizontal regrouped these three terms differently for a frame of one
+    # date than for the history: last-bit differences): bit-identical whatever the frame's layout
+    composite = ordered_sum([pl.col(f"z_{k}d") * config.weights[k] for k in windows]) / total_weight
     composite = pl.when(pl.col("is_ranked")).then(composite)
     return (
         frame.with_columns(zscores)

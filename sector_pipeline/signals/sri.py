@@ -7,13 +7,14 @@ sentiment dimensions from what the macro markets price, independently of the sec
   signal     = a level, a spread or a change over ``SriConfig.macro_change_window`` sessions (MACRO_SIGNALS)
   z          = trailing z-score of the signal over its last ``macro_zscore_window`` sessions, the current one
                included (at least half the window observed; 0 when the window is flat), clipped to [-3, 3]
-  macro_score_d = tanh(mean of the z of dimension d's available signals / 2), in (-1, 1); 0 with no signal.
+  macro_score_d = tanh(mean of the z of dimension d's available signals / 2), in (-1, 1); NULL with no signal.
 A signal whose series is absent on a date (TIP before 2003, a series the source never delivers) is NULL
 there and simply not used; ``signals_used`` counts the signals that were.
 
 ``sector_rotation_index`` scores each sector (the benchmark is not a sector) on each date:
-  economic    = 50 + 50 * fit, fit = sum_d c_d * macro_score_d / sum_d |c_d| (0 when every c_d is 0):
-                how well the sector's characteristics c match the macro regime (50 = no view)
+  economic    = 50 + 50 * fit, fit = sum_d c_d * macro_score_d / sum_d |c_d| over the dimensions the regime
+                can read on the date (signals/fit.py; 0 when every c_d is 0): how well the sector's
+                characteristics c match the macro regime (50 = no view); economic_dimensions counts them
   performance = mean of the percentiles of composite_score and of the risk-adjusted relative return
                 (return_60d - benchmark return_60d) / realized_vol_20d
   sentiment   = mean of the percentiles of relative_volume_20d and up_volume_ratio_20d (flows)
@@ -40,7 +41,8 @@ import polars as pl
 
 from sector_pipeline.errors import ConfigurationError
 from sector_pipeline.signals.config import DIMENSIONS, SriConfig
-from sector_pipeline.signals.windows import rolling_mean, rolling_std
+from sector_pipeline.signals.fit import fit_expression
+from sector_pipeline.signals.windows import exact_ratio, ordered_sum, rolling_mean, rolling_std
 
 COMPONENTS = ("economic", "performance", "sentiment", "technical")
 
@@ -54,10 +56,19 @@ SRI_COLUMNS = (
     "total_score",         # sum of the weighted components, 0 .. 100 * sum(weights)
     "sri_rank",            # 1 = highest total among the sectors scored on the date
     "is_scored",           # ranked and every component present
+    "economic_dimensions",  # dimensions of the macro regime the economic score could read (0-4)
+    "uses_stale_macro",    # a macro series behind the economic score was stale on the date
 )
 
 # Columns of the macro regime table, one row per (date, dimension).
-MACRO_REGIME_COLUMNS = ("date", "dimension", "macro_score", "signals_used", "detail")
+MACRO_REGIME_COLUMNS = (
+    "date", "dimension",
+    "macro_score",       # in (-1, 1); NULL when no signal of the dimension is available (never a silent 0)
+    "signals_used",      # signals with a value on the date
+    "detail",            # each used signal and its z-score
+    "is_stale_input",    # a used series' value is older than its normal cadence (carried forward over a gap)
+    "stale_series",      # those series, comma-separated ('' when none)
+)
 
 # Macro series names of the universe file (sp500_sectors.toml) that the signals read.
 US10Y = "us10y_yield_pct"
@@ -68,7 +79,15 @@ TREASURY_7_10Y = "treasury_7_10y_etf"
 COPPER = "copper_future"
 GOLD = "gold_etf"
 CRUDE = "crude_oil_future"
-MACRO_SERIES = (US10Y, US13W, VIX, TIPS, TREASURY_7_10Y, COPPER, GOLD, CRUDE)
+# Economic series from FRED (universe file, provider "fred"), dated by the session they were published.
+UNEMPLOYMENT = "unemployment_rate_pct"
+INDUSTRIAL_PRODUCTION = "industrial_production_index"
+FED_FUNDS = "fed_funds_rate_pct"
+TREASURY_2Y = "treasury_2y_yield_pct"
+CPI = "cpi_index"
+BREAKEVEN_10Y = "breakeven_10y_inflation_pct"
+MACRO_SERIES = (US10Y, US13W, VIX, TIPS, TREASURY_7_10Y, COPPER, GOLD, CRUDE, UNEMPLOYMENT, INDUSTRIAL_PRODUCTION,
+                FED_FUNDS, TREASURY_2Y, CPI, BREAKEVEN_10Y)
 
 # A trailing window whose standard deviation is below this fraction of its mean level is flat: z = 0.
 _FLAT_STD = 1e-9
@@ -81,10 +100,11 @@ class MacroSignal:
 
     name: str
     dimension: str
-    kind: str                 # "level", or "change": difference over SriConfig.macro_change_window sessions
+    kind: str                 # "level", or "change": difference over `change_sessions` sessions
     transform: str            # "value", "log" (of one price), "log_ratio" (of two prices) or "spread" (a - b)
     series: tuple[str, ...]   # the series read, in the order of the transform
     sign: float = 1.0
+    change_sessions: int | None = None  # None: SriConfig.macro_change_window
 
 
 MACRO_SIGNALS: tuple[MacroSignal, ...] = (
@@ -100,6 +120,16 @@ MACRO_SIGNALS: tuple[MacroSignal, ...] = (
     # Risk appetite: a high or rising VIX is risk-off.
     MacroSignal("vix_level", "risk", "level", "value", (VIX,), sign=-1.0),
     MacroSignal("vix_change", "risk", "change", "value", (VIX,), sign=-1.0),
+    # Economic data (FRED, point in time: a value counts from the session it was published). Growth: labour
+    # market and output; a rising unemployment rate is the classic recession signal.
+    MacroSignal("unemployment_change", "cycle", "change", "value", (UNEMPLOYMENT,), sign=-1.0),
+    MacroSignal("industrial_production_change", "cycle", "change", "log", (INDUSTRIAL_PRODUCTION,)),
+    # Rates: the policy rate and the 2-year yield that prices the next moves.
+    MacroSignal("fed_funds_change", "rates", "change", "value", (FED_FUNDS,)),
+    MacroSignal("treasury_2y_change", "rates", "change", "value", (TREASURY_2Y,)),
+    # Inflation: realised (CPI over a year, about 252 sessions) and expected (the 10-year breakeven).
+    MacroSignal("cpi_inflation_yoy", "inflation", "change", "log", (CPI,), change_sessions=252),
+    MacroSignal("breakeven_change", "inflation", "change", "value", (BREAKEVEN_10Y,)),
 )
 
 # The yield-curve signals, available to pass in `signals=` but not in the default set: a steep curve prices
@@ -111,8 +141,14 @@ CURVE_SIGNALS: tuple[MacroSignal, ...] = (
 )
 
 
+def _change_sessions(signal: MacroSignal, default: int) -> int:
+    return signal.change_sessions or default
+
+
 def _signal_name(signal: MacroSignal, change_window: int) -> str:
-    return f"{signal.name}_{change_window}d" if signal.kind == "change" else signal.name
+    if signal.kind != "change":
+        return signal.name
+    return signal.name if signal.change_sessions else f"{signal.name}_{change_window}d"
 
 
 def _signal_value(signal: MacroSignal, change_window: int) -> pl.Expr:
@@ -127,7 +163,7 @@ def _signal_value(signal: MacroSignal, change_window: int) -> pl.Expr:
     else:
         base = columns[0]
     # A NULL on either date of the change (series absent, ratio leg missing) makes the change NULL.
-    return base.diff(change_window) if signal.kind == "change" else base
+    return base.diff(_change_sessions(signal, change_window)) if signal.kind == "change" else base
 
 
 def _trailing_zscore(value: pl.Expr, mean: pl.Expr, std: pl.Expr) -> pl.Expr:
@@ -140,9 +176,11 @@ def _trailing_zscore(value: pl.Expr, mean: pl.Expr, std: pl.Expr) -> pl.Expr:
     )
 
 
-def macro_lookback_dates(config: SriConfig = SriConfig()) -> int:
+def macro_lookback_dates(config: SriConfig = SriConfig(), signals: Sequence[MacroSignal] = MACRO_SIGNALS) -> int:
     """Sessions of the macro table before the first recomputed date that the z-scores of its changes need."""
-    return config.macro_zscore_window + config.macro_change_window
+    longest = max((_change_sessions(s, config.macro_change_window) for s in signals if s.kind == "change"),
+                  default=0)
+    return config.macro_zscore_window + longest
 
 
 def macro_regime(macro: pl.LazyFrame, *, config: SriConfig = SriConfig(),
@@ -161,10 +199,13 @@ def macro_regime(macro: pl.LazyFrame, *, config: SriConfig = SriConfig(),
         raise ConfigurationError(f"macro signals: duplicate names in {names}")
     # One row per session of the macro table, one column per series (NULL where the series has no value):
     # windows count these sessions, so a signal's history is the same whatever the range computed.
+    if "is_stale" not in macro.collect_schema().names():
+        macro = macro.with_columns(pl.lit(False).alias("is_stale"))
     wide = macro.select("date").unique()
     for series in dict.fromkeys(name for signal in signals for name in signal.series):
         values = macro.filter(pl.col("series") == series).select(
-            "date", pl.col("series_value").cast(pl.Float64).alias(series))
+            "date", pl.col("series_value").cast(pl.Float64).alias(series),
+            pl.col("is_stale").alias(f"_stale_{series}"))
         wide = wide.join(values, on="date", how="left")
     wide = wide.sort("date")
     window = config.macro_zscore_window
@@ -182,23 +223,40 @@ def macro_regime(macro: pl.LazyFrame, *, config: SriConfig = SriConfig(),
     )
     parts = []
     for dimension in DIMENSIONS:
-        used = [n for s, n in zip(signals, names) if s.dimension == dimension]
-        if not used:
-            parts.append(wide.select("date", dimension=pl.lit(dimension), macro_score=pl.lit(0.0),
-                                     signals_used=pl.lit(0, dtype=pl.Int32), detail=pl.lit("no signal")))
+        chosen = [(s, n) for s, n in zip(signals, names) if s.dimension == dimension]
+        if not chosen:
+            parts.append(wide.select("date", dimension=pl.lit(dimension), macro_score=pl.lit(None, dtype=pl.Float64),
+                                     signals_used=pl.lit(0, dtype=pl.Int32), detail=pl.lit("no signal"),
+                                     is_stale_input=pl.lit(False), stale_series=pl.lit("")))
             continue
-        z = [pl.col(n) for n in used]
+        z = [pl.col(n) for _, n in chosen]
+        used = ordered_sum([c.is_not_null().cast(pl.Int32) for c in z])
         detail = pl.concat_str(
             [pl.when(pl.col(n).is_not_null()).then(pl.format("{} z={}", pl.lit(n), pl.col(n).round(2)))
-             for n in used],
+             for _, n in chosen],
+            separator=", ", ignore_nulls=True,
+        )
+        # A series is a stale input of the dimension on a date when a signal it feeds is used that date.
+        feeding: dict[str, list[str]] = {}
+        for signal, name in chosen:
+            for series in signal.series:
+                feeding.setdefault(series, []).append(name)
+        stale = pl.concat_str(
+            [pl.when(pl.col(f"_stale_{series}").fill_null(False)
+                     & pl.any_horizontal(pl.col(n).is_not_null() for n in users)).then(pl.lit(series))
+             for series, users in sorted(feeding.items())],
             separator=", ", ignore_nulls=True,
         )
         parts.append(zscores.select(
             "date",
             dimension=pl.lit(dimension),
-            macro_score=(pl.mean_horizontal(z) / 2).tanh().fill_null(0.0),
-            signals_used=pl.sum_horizontal(c.is_not_null().cast(pl.Int32) for c in z).cast(pl.Int32),
+            # an explicit left-to-right sum: mean_horizontal may regroup, and its last bits must not move
+            macro_score=pl.when(used > 0).then(
+                (exact_ratio(ordered_sum([c.fill_null(0.0) for c in z]), used.cast(pl.Float64)) / 2).tanh()),
+            signals_used=used.cast(pl.Int32),
             detail=pl.when(detail == "").then(pl.lit("no signal")).otherwise(detail),
+            is_stale_input=stale != "",
+            stale_series=stale,
         ))
     return pl.concat(parts).select(MACRO_REGIME_COLUMNS).sort("date", "dimension")
 
@@ -217,7 +275,7 @@ def _percentile(value: pl.Expr, scored: pl.Expr) -> pl.Expr:
     n = scored.sum().over("date")
     rank = pl.when(scored).then(value).rank("average").over("date")
     return pl.when(scored).then(
-        pl.when(n > 1).then((rank - 1) / (n - 1) * 100.0).otherwise(50.0)
+        pl.when(n > 1).then(exact_ratio(rank - 1, (n - 1).cast(pl.Float64)) * 100.0).otherwise(50.0)
     )
 
 
@@ -226,10 +284,12 @@ def _technical_score(close: pl.Expr, sma_50: pl.Expr, sma_200: pl.Expr, rsi: pl.
         return pl.when(a.is_not_null() & b.is_not_null()).then(pl.when(a > b).then(100.0).otherwise(0.0))
 
     rsi_score = (100.0 - 2.0 * (rsi - 60.0).abs()).clip(0.0, 100.0)
-    # mean_horizontal skips NULL inputs: a young sector is judged on the averages it already has.
-    return pl.when(rsi.is_not_null()).then(
-        pl.mean_horizontal(above(close, sma_50), above(close, sma_200), above(sma_50, sma_200), rsi_score)
-    )
+    # The mean skips NULL inputs: a young sector is judged on the averages it already has. A left-to-right sum
+    # over the inputs that exist (mean_horizontal may regroup the additions: last-bit differences).
+    parts = [above(close, sma_50), above(close, sma_200), above(sma_50, sma_200), rsi_score]
+    count = ordered_sum([p.is_not_null().cast(pl.Int32) for p in parts])
+    return pl.when(rsi.is_not_null()).then(exact_ratio(ordered_sum([p.fill_null(0.0) for p in parts]),
+                                                       count.cast(pl.Float64)))
 
 
 def sector_rotation_index(features: pl.LazyFrame, rankings: pl.LazyFrame, regime: pl.LazyFrame,
@@ -237,8 +297,11 @@ def sector_rotation_index(features: pl.LazyFrame, rankings: pl.LazyFrame, regime
     """Rows: date, ticker, the four 0-100 component scores, total_score, sri_rank, is_scored (sectors only)."""
     _check_weights(config.weights)
     chars = characteristics.lazy().select("ticker", *(pl.col(d).cast(pl.Float64).alias(f"_c_{d}") for d in DIMENSIONS))
+    if "is_stale_input" not in regime.collect_schema().names():
+        regime = regime.with_columns(pl.lit(False).alias("is_stale_input"))
     regime_wide = regime.group_by("date").agg(
-        pl.col("macro_score").filter(pl.col("dimension") == d).first().alias(f"_m_{d}") for d in DIMENSIONS
+        *(pl.col("macro_score").filter(pl.col("dimension") == d).first().alias(f"_m_{d}") for d in DIMENSIONS),
+        pl.col("is_stale_input").any().alias("uses_stale_macro"),
     )
     frame = (
         features.select("date", "ticker", "close_price", "sma_50", "sma_200", "rsi_14", "return_60d",
@@ -249,10 +312,11 @@ def sector_rotation_index(features: pl.LazyFrame, rankings: pl.LazyFrame, regime
         .join(regime_wide, on="date", how="left")
     )
 
-    total_exposure = pl.sum_horizontal(pl.col(f"_c_{d}").abs() for d in DIMENSIONS)
-    exposure_fit = pl.sum_horizontal(pl.col(f"_c_{d}") * pl.col(f"_m_{d}") for d in DIMENSIONS)
-    regime_known = pl.all_horizontal(pl.col(f"_m_{d}").is_not_null() for d in DIMENSIONS)
-    fit = pl.when(total_exposure > 0).then(exposure_fit / total_exposure).otherwise(0.0)
+    # The fit to the dimensions the macro regime can read on the date (signals/fit.py), never a silent 0 for
+    # one it cannot: economic_dimensions says how many were read.
+    fit = fit_expression([pl.col(f"_c_{d}") for d in DIMENSIONS], [pl.col(f"_m_{d}") for d in DIMENSIONS],
+                         partial=True)
+    dimensions_read = ordered_sum([pl.col(f"_m_{d}").is_not_null().cast(pl.Int32) for d in DIMENSIONS])
     # relative_strength = price / benchmark price over the same sessions, so the benchmark's 60-session
     # return is (1 + return_60d) / (1 + relative_strength_change_60d) - 1 without knowing its ticker.
     benchmark_return = (1 + pl.col("return_60d")) / (1 + pl.col("relative_strength_change_60d")) - 1
@@ -260,7 +324,9 @@ def sector_rotation_index(features: pl.LazyFrame, rankings: pl.LazyFrame, regime
     risk_adjusted = pl.when(volatility > 0).then((pl.col("return_60d") - benchmark_return) / volatility)
 
     frame = frame.with_columns(
-        economic_score=pl.when(regime_known).then(50.0 + 50.0 * fit),
+        economic_score=50.0 + 50.0 * fit,
+        economic_dimensions=dimensions_read.fill_null(0).cast(pl.Int32),
+        uses_stale_macro=pl.col("uses_stale_macro").fill_null(False),
         technical_score=_technical_score(pl.col("close_price"), pl.col("sma_50"), pl.col("sma_200"),
                                          pl.col("rsi_14")),
         _risk_adjusted_return=risk_adjusted,
@@ -278,7 +344,7 @@ def sector_rotation_index(features: pl.LazyFrame, rankings: pl.LazyFrame, regime
         sentiment_score=(_percentile(pl.col("relative_volume_20d"), scored)
                          + _percentile(pl.col("up_volume_ratio_20d"), scored)) / 2,
     )
-    total = pl.sum_horizontal(config.weights[k] * pl.col(f"{k}_score") for k in COMPONENTS)
+    total = ordered_sum([config.weights[k] * pl.col(f"{k}_score") for k in COMPONENTS])
     return (
         frame.with_columns(total_score=pl.when(scored).then(total))
         .sort("date", "ticker")

@@ -96,3 +96,36 @@ def test_extreme_characteristics_reach_the_bounds_and_never_exceed_them():
 def test_a_single_ranked_sector_gives_no_score():
     out = sentiment_scores(sentiment_contributions(rankings_frame(["CYC"]), CHARS), tickers=CHARS["ticker"]).collect()
     assert out.is_empty()
+
+
+def test_one_date_alone_equals_that_date_in_the_whole_history(realdata_dir, universe):
+    """A nightly run computes one date; a backfill computes it among thousands: the bits must not differ.
+
+    (Polars divides by a constant column through its reciprocal and may regroup horizontal sums: the stages
+    use exact_ratio and ordered_sum so that neither depends on how many dates a frame holds.)
+    """
+    from sector_pipeline.signals.features import compute_features
+    from sector_pipeline.signals.sri import sector_rotation_index
+    from sector_pipeline_tests.signals.test_features import as_staging
+
+    raw = pl.read_csv(realdata_dir / "prices.csv", try_parse_dates=True).with_columns(source=pl.lit("csv"))
+    features = compute_features(as_staging(raw).lazy(), benchmark="SPY").collect()
+    sectors = [s.ticker for s in universe.sectors]
+    chars = universe.characteristics()
+    rankings = rank_sectors(features.lazy(), sectors=sectors).collect()
+    contributions = sentiment_contributions(rankings.lazy(), chars).collect()
+    scores = sentiment_scores(contributions.lazy(), tickers=sectors).collect()
+    regime = pl.DataFrame({"date": features.get_column("date").unique()}).join(
+        pl.DataFrame({"dimension": ["cycle", "rates", "inflation", "risk"], "macro_score": [0.3, -0.2, 0.1, 0.45]}),
+        how="cross")
+    sri = sector_rotation_index(features.lazy(), rankings.lazy(), regime.lazy(), chars).collect()
+    days = features.get_column("date").unique().sort()
+    for day in days.gather_every(97).to_list():
+        one = pl.col("date") == day
+        assert rank_sectors(features.filter(one).lazy(), sectors=sectors).collect().equals(rankings.filter(one))
+        c = sentiment_contributions(rankings.filter(one).lazy(), chars).collect()
+        assert c.equals(contributions.filter(one)), day
+        assert sentiment_scores(c.lazy(), tickers=sectors).collect().equals(scores.filter(one)), day
+        alone = sector_rotation_index(features.filter(one).lazy(), rankings.filter(one).lazy(),
+                                      regime.filter(one).lazy(), chars).collect()
+        assert alone.equals(sri.filter(one)), day

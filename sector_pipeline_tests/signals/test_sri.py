@@ -9,6 +9,8 @@ import math
 import statistics
 
 import polars as pl
+
+from sector_pipeline.calendar import sessions
 import pytest
 from polars.testing import assert_frame_equal
 
@@ -230,17 +232,19 @@ def test_risk_score_matches_hand_zscores_of_vix_level_and_change() -> None:
     change = [None] + [b - a for a, b in itertools.pairwise(vix)]
     for t, row in enumerate(risk.iter_rows(named=True)):
         zs = [-z for z in (trailing_z(vix, t, 4), trailing_z(change, t, 4)) if z is not None]
-        expected = math.tanh(statistics.mean(zs) / 2) if zs else 0.0
-        assert row["macro_score"] == pytest.approx(expected, abs=1e-12), t
         assert row["signals_used"] == len(zs)
+        if not zs:  # no signal yet: an unknown reading, never a silent 0
+            assert row["macro_score"] is None, t
+            continue
+        assert row["macro_score"] == pytest.approx(math.tanh(statistics.mean(zs) / 2), abs=1e-12), t
     # Day 2 by hand: level window [20, 22], z = 1 / sqrt(2); no change z yet (one change observed).
     assert risk.item(1, "macro_score") == pytest.approx(math.tanh(-(1 / math.sqrt(2)) / 2))
     assert risk.item(1, "detail") == "vix_level z=-0.71"
-    assert risk.item(0, "detail") == "no signal" and risk.item(0, "macro_score") == 0.0
-    # The other dimensions have no series at all: score 0 from 0 signals, on every date.
+    assert risk.item(0, "detail") == "no signal" and risk.item(0, "macro_score") is None
+    # The other dimensions have no series at all: no score (NULL, not 0) from 0 signals, on every date.
     others = out.filter(pl.col("dimension") != "risk")
     assert others.height == 3 * len(vix)
-    assert others.get_column("macro_score").to_list() == [0.0] * others.height
+    assert others.get_column("macro_score").null_count() == others.height
     assert others.get_column("signals_used").to_list() == [0] * others.height
 
 
@@ -282,14 +286,24 @@ def test_bad_macro_windows_are_refused(config) -> None:
 
 
 def synthetic_macro(universe: Universe, start: dt.date, end: dt.date, seed: int = 42) -> pl.DataFrame:
-    """fetch_macro rows in the columns of intermediate.int_macro_daily."""
-    kinds = pl.DataFrame({"series": [m.series for m in universe.macro],
-                          "series_kind": [m.kind for m in universe.macro]})
+    """fetch_macro rows on every session, carried forward within each series' bound like int_macro_daily."""
+    policies = universe.macro_series_frame().select("series", pl.col("kind").alias("series_kind"),
+                                                    "max_stale_sessions")
     raw = SyntheticSource(universe, seed=seed).fetch_macro(universe.macro, start, end)
-    return raw.join(kinds, on="series", how="left").select(
-        "date", "series", "series_kind", pl.col("value").alias("series_value"),
-        pl.col("date").alias("observed_date"), pl.lit(False).alias("is_carried_forward"), "source",
+    days = pl.DataFrame({"date": sessions(start, end)}).with_row_index("session")
+    grid = days.join(policies, how="cross").join(raw, on=["date", "series"], how="left").sort("series", "date")
+    observed = pl.when(pl.col("value").is_not_null()).then(pl.col("session"))
+    filled = grid.with_columns(
+        pl.col("value").forward_fill().over("series").alias("series_value"),
+        pl.when(pl.col("value").is_not_null()).then(pl.col("date")).forward_fill().over("series")
+        .alias("observed_date"),
+        (pl.col("session") - observed.forward_fill().over("series")).alias("age"),
     )
+    return filled.filter(pl.col("age") <= pl.col("max_stale_sessions")).select(
+        "date", "series", "series_kind", "series_value", "observed_date",
+        (pl.col("observed_date") < pl.col("date")).alias("is_carried_forward"),
+        pl.lit(False).alias("is_stale"), pl.lit("synthetic").alias("source"),
+    ).sort("date", "series")
 
 
 @pytest.fixture(scope="module")
@@ -329,7 +343,7 @@ def test_macro_regime_reads_the_planted_regimes(universe: Universe, synthetic_re
 def test_yield_curve_signals_would_read_contraction_as_growth(universe: Universe, synthetic_regime) -> None:
     """Why the curve is not in the default set: on the planted regimes it points the wrong way."""
     _, macro = synthetic_regime
-    regime = macro_regime(macro.lazy(), signals=MACRO_SIGNALS + CURVE_SIGNALS).collect()
+    regime = macro_regime(macro.lazy(), signals=CURVE_SIGNALS).collect()
     spells = SyntheticSource(universe, seed=42).regimes(dt.date(2005, 1, 1), dt.date(2016, 1, 1))
     means = regime_means(regime.filter(pl.col("date") >= dt.date(2005, 1, 1)), spells)
     assert means[("contraction", "cycle")] > means[("expansion", "cycle")]
@@ -340,12 +354,13 @@ def test_a_series_absent_entirely_is_not_used(synthetic_regime) -> None:
     without_tips = macro_regime(macro.lazy().filter(pl.col("series") != "tips_etf")).collect()
     late = pl.col("date") >= dt.date(2005, 1, 1)
     inflation = without_tips.filter(late, dimension="inflation")
-    assert inflation.get_column("signals_used").unique().to_list() == [1]
-    assert inflation.get_column("detail").str.starts_with("crude_change_60d z=").all()
+    inflation_signals = sum(s.dimension == "inflation" for s in MACRO_SIGNALS)
+    assert inflation.get_column("signals_used").unique().to_list() == [inflation_signals - 1]
+    assert not inflation.get_column("detail").str.contains("tips_treasury").any()
     # The other dimensions are untouched.
     others = pl.col("dimension") != "inflation"
     assert_frame_equal(without_tips.filter(others), full.filter(others))
-    assert full.filter(late, dimension="inflation").get_column("signals_used").unique().to_list() == [2]
+    assert full.filter(late, dimension="inflation").get_column("signals_used").unique().to_list() == [inflation_signals]
 
 
 def test_macro_regime_uses_past_data_only(synthetic_regime) -> None:
