@@ -71,28 +71,36 @@ def tree_hashes(folder: Path) -> dict[str, int]:
     return {str(p.relative_to(folder)): hash(p.read_bytes()) for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def failure_messages(result: dg.ExecuteInProcessResult) -> str:
-    """Every failed step's error with its causes, as one text."""
-    parts = []
+def _errors(result: dg.ExecuteInProcessResult) -> list:
+    """The error of every failed step or failed resource initialisation (the warehouse opens at run start)."""
+    errors = []
     for event in result.all_events:
         if event.is_step_failure:
-            error = event.step_failure_data.error
-            while error is not None:
-                parts.append(error.message)
-                error = error.cause
+            errors.append(event.step_failure_data.error)
+        elif event.event_type == dg.DagsterEventType.RESOURCE_INIT_FAILURE:
+            errors.append(event.event_specific_data.error)
+    return [e for e in errors if e is not None]
+
+
+def failure_messages(result: dg.ExecuteInProcessResult) -> str:
+    """Every failure's error with its causes, as one text."""
+    parts = []
+    for error in _errors(result):
+        while error is not None:
+            parts.append(error.message)
+            error = error.cause
     return "\n".join(parts)
 
 
 def headlines(result: dg.ExecuteInProcessResult) -> list[str]:
-    """What the UI shows first for each failed step: the first line of the error the step's code raised."""
+    """What the UI shows first for each failure: the first line of the error the project's code raised."""
     lines = []
-    for event in result.all_events:
-        if event.is_step_failure:
-            error = event.step_failure_data.error
-            raised = error.cause if error.cls_name == "DagsterExecutionStepExecutionError" and error.cause else error
-            first = raised.message.strip().splitlines()[0]
-            prefix, _, rest = first.partition(": ")
-            lines.append(rest if rest and " " not in prefix else first)  # drop "package.module.ErrorClass: "
+    for error in _errors(result):
+        while error.cause is not None and error.cls_name.startswith("Dagster"):
+            error = error.cause   # Dagster's wrapper ("Error occurred while executing op ...")
+        first = error.message.strip().splitlines()[0]
+        prefix, _, rest = first.partition(": ")
+        lines.append(rest if rest and " " not in prefix else first)  # drop "package.module.ErrorClass: "
     return lines
 
 

@@ -22,15 +22,6 @@ from sector_pipeline_tests.dagster_helpers import run_range
 from sector_pipeline_tests.faults.conftest import failure_messages, pipeline
 
 
-class PatientWarehouseResource(WarehouseResource):
-    """The warehouse resource with its lock wait set (the project's resource uses the default)."""
-
-    lock_timeout_seconds: float = 60.0
-
-    def get(self) -> Warehouse:
-        return Warehouse(self.path, lock_timeout_seconds=self.lock_timeout_seconds)
-
-
 def pause_inside(table: str) -> None:
     original = Warehouse._replace_from_incoming
 
@@ -55,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.pause_in:
         pause_inside(args.pause_in)
     defs = pipeline(Path(args.warehouse), resources={
-        "warehouse": PatientWarehouseResource(path=args.warehouse, lock_timeout_seconds=args.lock_timeout)})
+        "warehouse": WarehouseResource(path=args.warehouse, lock_timeout_seconds=args.lock_timeout)})
     result = run_range(defs, args.first, args.last, raise_on_error=False)
     print("success" if result.success else "failure: " + failure_messages(result).replace("\n", " | "), flush=True)
     return 0 if result.success else 1

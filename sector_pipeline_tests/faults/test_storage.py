@@ -15,6 +15,7 @@ import dagster as dg
 import duckdb
 import pytest
 
+from sector_pipeline.defs.resources import WarehouseResource
 from sector_pipeline.warehouse import Warehouse, WarehouseError
 from sector_pipeline_tests.dagster_helpers import run_range
 from sector_pipeline_tests.faults.conftest import (
@@ -26,7 +27,6 @@ from sector_pipeline_tests.faults.conftest import (
     pipeline,
     table_hashes,
 )
-from sector_pipeline_tests.faults.nightly_process import PatientWarehouseResource
 from sector_pipeline_tests.faults.test_kills import ROOT, nightly
 
 INGEST = dg.AssetSelection.assets(["raw", "prices"], ["raw", "macro"])
@@ -142,7 +142,7 @@ def test_a_reader_holding_the_warehouse_too_long_fails_naming_its_pid_and_the_pu
     before = table_hashes(stored.warehouse)
     reader = hold_warehouse(stored.warehouse, 60)
     try:
-        patient = PatientWarehouseResource(path=str(stored.warehouse), lock_timeout_seconds=1.0)
+        patient = WarehouseResource(path=str(stored.warehouse), lock_timeout_seconds=1.0)
         result = run_range(pipeline(stored.warehouse, resources={"warehouse": patient}), NEXT_FIRST, NEXT_LAST,
                            raise_on_error=False, selection=INGEST)
     finally:
