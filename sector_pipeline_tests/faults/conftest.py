@@ -13,13 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 
 from sector_pipeline.defs.delivery_assets import DELIVERY_ASSETS, OUTBOX_KEY, WebhookResource
 from sector_pipeline.publish import PUBLISHED_DB
-from sector_pipeline.warehouse import Warehouse
 from sector_pipeline_tests.dagster_helpers import definitions, run_range
+from sector_pipeline_tests.faults.stored_state import table_hashes
 
 D = dt.date
 BASELINE_FIRST, BASELINE_LAST = D(2024, 1, 2), D(2024, 4, 30)
@@ -36,34 +35,6 @@ def pipeline(warehouse: Path, *, webhook: WebhookResource | None = None, resourc
     except Exception:  # not registered in defs/__init__.py yet
         defs = dg.Definitions.merge(defs, dg.Definitions(assets=DELIVERY_ASSETS))
     return defs
-
-
-# Columns that record when or by which run a row was written: equal data written by two runs differs there.
-RUN_COLUMNS = {"meta.table_changes": ("seq", "run_id", "written_at"),
-               "signals.alert_outbox": ("queued_at_utc", "last_attempt_at_utc", "delivered_at_utc")}
-
-
-def table_hashes(path: Path, *, across_runs: bool = False) -> dict[str, int]:
-    """Every base table of the warehouse (meta.* included) -> an order-independent hash of all its rows.
-
-    across_runs: leave out RUN_COLUMNS, to compare the tables two different runs wrote.
-    """
-    conn = duckdb.connect(str(path), read_only=True)
-    try:
-        tables = [r[0] for r in conn.execute(
-            "select table_schema || '.' || table_name from information_schema.tables "
-            "where table_type = 'BASE TABLE' order by 1").fetchall()]
-        hashes = {}
-        for table in tables:
-            dropped = RUN_COLUMNS.get(table, ()) if across_runs else ()
-            columns = f"* exclude ({', '.join(dropped)})" if dropped else "*"
-            # sum of per-row hashes (as a wide integer): independent of row order, sensitive to every value
-            hashes[table] = int(conn.execute(f"select coalesce(sum(hash(r)::hugeint), 0) || ':' || count(*) "
-                                             f"from (select {columns} from {table}) as r").fetchall()[0][0]
-                                .replace(":", ""))
-        return hashes
-    finally:
-        conn.close()
 
 
 def tree_hashes(folder: Path) -> dict[str, int]:
@@ -146,7 +117,7 @@ def stored(baseline: Stored, tmp_path: Path) -> Stored:
 
 
 @pytest.fixture(scope="session")
-def nightly_reference(baseline: Stored, tmp_path_factory: pytest.TempPathFactory) -> dict[str, int]:
+def nightly_reference(baseline: Stored, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Table hashes after the nightly NEXT_FIRST..NEXT_LAST ran once, uninterrupted, on the baseline."""
     root = tmp_path_factory.mktemp("reference")
     shutil.copy2(baseline.warehouse, root / "w.duckdb")

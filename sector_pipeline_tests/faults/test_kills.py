@@ -10,12 +10,20 @@ import sys
 import textwrap
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from sector_pipeline.publish import PARQUET_LINK, PUBLISHED_DB, publish_marts
 from sector_pipeline.warehouse import Warehouse
-from sector_pipeline_tests.faults.conftest import NEXT_FIRST, NEXT_LAST, Stored, table_hashes, tree_hashes
+from sector_pipeline_tests.dagster_helpers import run_range
+from sector_pipeline_tests.faults.conftest import (
+    NEXT_FIRST,
+    NEXT_LAST,
+    Stored,
+    pipeline,
+    table_hashes,
+    tree_hashes,
+)
+from sector_pipeline_tests.faults.stored_state import publication_complete
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,14 +56,13 @@ def test_a_run_killed_inside_its_first_write_changes_nothing(stored: Stored) -> 
 
 
 def test_a_run_killed_mid_lineage_keeps_the_killed_table_and_the_rerun_completes_it(
-        stored: Stored, nightly_reference: dict[str, int]) -> None:
+        stored: Stored, nightly_reference: dict[str, str]) -> None:
     before = table_hashes(stored.warehouse)
     kill_when_paused(nightly(stored, "--pause-in", "signals.features"))
     after_kill = table_hashes(stored.warehouse)
     assert after_kill["signals.features"] == before["signals.features"]   # its transaction never committed
     assert after_kill["raw.prices"] != before["raw.prices"]               # the steps before it had committed
-    rerun = nightly(stored)
-    assert rerun.communicate(timeout=600)[0].strip().endswith("success")
+    assert run_range(pipeline(stored.warehouse), NEXT_FIRST, NEXT_LAST).success   # the re-run
     assert table_hashes(stored.warehouse, across_runs=True) == nightly_reference   # as if never killed
 
 
@@ -87,21 +94,6 @@ PUBLISH_THEN_PAUSE = textwrap.dedent("""
 """)
 
 
-def complete(published: Path) -> bool:
-    """The published DuckDB file and the linked Parquet folder each hold every object of their manifest."""
-    conn = duckdb.connect(str(published / PUBLISHED_DB), read_only=True)
-    try:
-        manifest = conn.execute("select object_name, row_count from marts.publish_manifest").fetchall()
-        in_db = all(conn.execute(f"select count(*) from marts.{name}").fetchall()[0][0] == rows
-                    for name, rows in manifest)
-    finally:
-        conn.close()
-    folder = published / PARQUET_LINK
-    in_parquet = all(duckdb.sql(f"select count(*) from '{folder / (name + '.parquet')}'").fetchall()[0][0] == rows
-                     for name, rows in manifest)
-    return bool(manifest) and in_db and in_parquet
-
-
 @pytest.mark.parametrize("point", ["building", "before_swap", "between_swaps", "after_swap"])
 def test_a_publication_killed_midway_is_cleaned_up_by_the_next(stored: Stored, tmp_path: Path, point: str) -> None:
     out = stored.published
@@ -113,7 +105,7 @@ def test_a_publication_killed_midway_is_cleaned_up_by_the_next(stored: Stored, t
     kill_when_paused(start([str(script), str(stored.warehouse), str(out), point]))
 
     assert table_hashes(stored.warehouse) == warehouse
-    assert complete(out)   # readers see one whole publication or the other, never a part
+    assert publication_complete(out)   # readers see one whole publication or the other, never a part
     killed = [p.name for p in out.glob("parquet-*") if p.name != linked_before]
     assert len(killed) == 1
     if point in ("building", "before_swap"):
@@ -121,7 +113,7 @@ def test_a_publication_killed_midway_is_cleaned_up_by_the_next(stored: Stored, t
     linked_at_kill = os.readlink(out / PARQUET_LINK)
 
     publish_marts(Warehouse(stored.warehouse), out, run_id="next")
-    assert complete(out) and table_hashes(stored.warehouse) == warehouse
+    assert publication_complete(out) and table_hashes(stored.warehouse) == warehouse
     left = sorted(p.name for p in out.iterdir() if p.name.startswith("parquet-"))
     current = os.readlink(out / PARQUET_LINK)
     # kept: the new target and every folder linked within the grace period; a folder never linked is gone

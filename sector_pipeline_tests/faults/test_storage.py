@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from sector_pipeline_tests.faults.conftest import (
     pipeline,
     table_hashes,
 )
-from sector_pipeline_tests.faults.test_kills import ROOT, nightly
+from sector_pipeline_tests.faults.test_kills import nightly
 
 INGEST = dg.AssetSelection.assets(["raw", "prices"], ["raw", "macro"])
 
@@ -156,7 +155,7 @@ def test_a_reader_holding_the_warehouse_too_long_fails_naming_its_pid_and_the_pu
 
 
 def test_two_runs_started_together_both_succeed_and_equal_one_run(stored: Stored,
-                                                                  nightly_reference: dict[str, int]) -> None:
+                                                                  nightly_reference: dict[str, str]) -> None:
     first, second = nightly(stored), nightly(stored)
     outputs = [p.communicate(timeout=900)[0].strip() for p in (first, second)]
     assert [o.splitlines()[-1] for o in outputs] == ["success", "success"], outputs

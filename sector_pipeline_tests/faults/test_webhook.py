@@ -41,7 +41,7 @@ def check_of(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
     return check
 
 
-def without_outbox(hashes: dict[str, int]) -> dict[str, int]:
+def without_outbox(hashes: dict[str, str]) -> dict[str, str]:
     return {t: h for t, h in hashes.items() if t not in (OUTBOX, "meta.consumed_changes")}
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import urllib.error
 import urllib.parse
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 import polars as pl
