@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import http.client
 import json
 import time
 import urllib.error
@@ -61,9 +62,11 @@ class WebhookError(SectorPipelineError):
 
 def redact(url: str) -> str:
     """scheme://host[:port]/… : webhook paths and queries often embed a secret token, so messages omit them."""
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or "?"
-    port = f":{parts.port}" if parts.port else ""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        host, port = parts.hostname or "?", f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(a URL that does not parse)"
     return f"{parts.scheme}://{host}{port}" + ("/…" if parts.path not in ("", "/") or parts.query else "")
 
 
@@ -157,8 +160,8 @@ def _retry_after(value: str | None) -> float | None:
 
 def urllib_post(url: str, body: bytes, headers: dict[str, str], timeout_seconds: float) -> HookAnswer:
     """POST with the stdlib; every failure is an answer, never an exception (a hang ends at the timeout)."""
-    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
     try:
+        request = urllib.request.Request(url, data=body, method="POST", headers=headers)
         with urllib.request.urlopen(request, timeout=timeout_seconds) as response:  # noqa: S310 (configured URL)
             return HookAnswer(int(response.status))
     except urllib.error.HTTPError as exc:  # a subclass of URLError: first
@@ -166,7 +169,8 @@ def urllib_post(url: str, body: bytes, headers: dict[str, str], timeout_seconds:
         return HookAnswer(exc.code, text[:200] or None, _retry_after(exc.headers.get("Retry-After")))
     except urllib.error.URLError as exc:
         return HookAnswer(None, str(getattr(exc, "reason", exc)))
-    except (TimeoutError, OSError) as exc:  # a read timeout (hang) or a reset connection
+    except (TimeoutError, OSError, http.client.HTTPException, ValueError) as exc:
+        # a read timeout (hang), a reset connection, an answer that is not HTTP, a URL that does not parse
         return HookAnswer(None, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
 
 

@@ -4,13 +4,17 @@ alerts stay pending in signals.alert_outbox and are delivered exactly once when 
 from __future__ import annotations
 
 import datetime as dt
+import socket
+import threading
 import time
 from zoneinfo import ZoneInfo
 
 import dagster as dg
+import polars as pl
 
 from sector_pipeline import notify
 from sector_pipeline.defs.delivery_assets import OUTBOX, WebhookResource
+from sector_pipeline.signals.alerts import ALERT_SCHEMA
 from sector_pipeline.warehouse import Warehouse
 from sector_pipeline_tests.dagster_helpers import run_range
 from sector_pipeline_tests.faults.conftest import NEXT_FIRST, NEXT_LAST, Stored, pipeline, table_hashes
@@ -141,3 +145,96 @@ def test_no_webhook_configured_keeps_alerts_pending_without_failing(stored: Stor
     assert result.success and check_of(result).passed
     assert "no webhook configured" in check_of(result).description
     assert {r[3] for r in outbox(stored) if r[0] >= SEND_FROM} == {notify.PENDING}
+
+
+# --- the outbox's pure parts (sector_pipeline/notify.py) -----------------------------------------------------
+
+def alert_rows(*rows: tuple) -> pl.DataFrame:
+    return pl.DataFrame([dict(zip(("date", "tier", "alert_type", "dimension"), r), value=0.7, threshold=0.6,
+                              message="m") for r in rows], schema=ALERT_SCHEMA)
+
+
+NOW = dt.datetime(2024, 5, 10, 22, 0)
+
+
+def test_reconcile_queues_recent_alerts_ages_out_old_ones_and_withdraws_vanished_ones() -> None:
+    first = alert_rows((dt.date(2024, 5, 9), "CRITICAL", "extreme", "risk"),
+                       (dt.date(2024, 5, 2), "HIGH", "regime_change", "rates"),
+                       (dt.date(2024, 4, 1), "MEDIUM", "rotation_velocity", None))
+    box = notify.reconcile(first, pl.DataFrame(schema=notify.OUTBOX_SCHEMA), read_from=None,
+                           today=dt.date(2024, 5, 10), max_age_days=10, now=NOW)
+    assert box.select("date", "state").rows() == [(dt.date(2024, 4, 1), notify.TOO_OLD),
+                                                  (dt.date(2024, 5, 2), notify.PENDING),
+                                                  (dt.date(2024, 5, 9), notify.PENDING)]
+    # a recomputation from May 5 no longer raises the May 9 alert; five days later the May 2 one is too old
+    second = notify.reconcile(first.filter(pl.col("date") < dt.date(2024, 5, 5)), box, read_from=dt.date(2024, 5, 5),
+                              today=dt.date(2024, 5, 15), max_age_days=10, now=NOW)
+    assert second.select("date", "state").rows() == [(dt.date(2024, 4, 1), notify.TOO_OLD),
+                                                     (dt.date(2024, 5, 2), notify.TOO_OLD),
+                                                     (dt.date(2024, 5, 9), notify.WITHDRAWN)]
+    assert second.get_column("alert_id").to_list() == box.get_column("alert_id").to_list()  # identity, not value
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def scripted(*answers: notify.HookAnswer, clock: FakeClock, post_seconds: float = 0.0):
+    calls = []
+
+    def post(url, body, headers, timeout):
+        calls.append(timeout)
+        clock.now += min(post_seconds, timeout)
+        return answers[min(len(calls), len(answers)) - 1]
+
+    return post, calls
+
+
+def test_retries_back_off_and_stop_within_the_budget() -> None:
+    clock = FakeClock()
+    batch = notify.with_alert_ids(alert_rows((dt.date(2024, 5, 9), "CRITICAL", "extreme", "risk")))
+    post, calls = scripted(notify.HookAnswer(None, "timed out"), clock=clock, post_seconds=10)
+    delivery, left = notify.post_with_retries("https://h/x", batch, source="synthetic", timeout_seconds=10,
+                                              budget_seconds=30, post=post, sleep=clock.sleep, clock=clock)
+    # POST 10 s, wait 1, POST 10 s, wait 2, POST clipped to the 7 s left: never past the budget
+    assert calls == [10, 10, 7] and clock.now == 30 and left == 0 and not delivery.delivered
+    assert delivery.attempts == 3 and "unreachable: timed out" in delivery.error
+
+
+def test_a_refusal_a_retry_cannot_fix_is_not_retried_and_retry_after_is_honoured() -> None:
+    clock = FakeClock()
+    batch = notify.with_alert_ids(alert_rows((dt.date(2024, 5, 9), "CRITICAL", "extreme", "risk")))
+    post, calls = scripted(notify.HookAnswer(404, "no such hook"), clock=clock)
+    delivery, _ = notify.post_with_retries("https://h/x", batch, source="s", timeout_seconds=5, budget_seconds=60,
+                                           post=post, sleep=clock.sleep, clock=clock)
+    assert len(calls) == 1 and delivery.error == "webhook https://h/… answered HTTP 404: no such hook"
+    clock = FakeClock()
+    post, calls = scripted(notify.HookAnswer(429, None, 7.0), notify.HookAnswer(200), clock=clock)
+    delivery, _ = notify.post_with_retries("https://h/x", batch, source="s", timeout_seconds=5, budget_seconds=60,
+                                           post=post, sleep=clock.sleep, clock=clock)
+    assert delivery.delivered and delivery.attempts == 2 and clock.now == 7.0
+
+
+def test_an_answer_that_is_not_http_or_a_url_that_does_not_parse_is_a_failure_not_an_exception() -> None:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+
+        def answer_garbage() -> None:
+            conn, _ = server.accept()
+            conn.recv(65536)
+            conn.sendall(b"garbage\r\n\r\n")
+            conn.close()
+
+        threading.Thread(target=answer_garbage, daemon=True).start()
+        answer = notify.urllib_post(f"http://127.0.0.1:{server.getsockname()[1]}/x", b"{}", {}, 5)
+    assert answer.status is None and answer.error.startswith("BadStatusLine")
+    assert notify.urllib_post("http://[::1/x", b"{}", {}, 5).error == "ValueError: Invalid IPv6 URL"
+    assert notify.redact("http://[::1/x") == "(a URL that does not parse)"
