@@ -1,6 +1,6 @@
 """Soak: kill a whole-lineage backfill with SIGKILL at random moments; every re-run must equal an uninterrupted run.
 
-    python benchmarks/soak_kill.py                      # 2021..2023, 20 kills, seed 11 (about an hour on 2 cores)
+    python benchmarks/soak_kill.py                      # 2021..2023, 20 kills, seed 11 (about 20 minutes on 2 cores)
     python benchmarks/soak_kill.py --first-year 2023 --last-year 2023 --kills 2      # a quick try
 
 Runs through the README's command line, `dagster asset materialize -m sector_pipeline.definitions --select '*'
