@@ -1,9 +1,29 @@
-"""The investable universe as data: benchmark, sectors with their sentiment characteristics, macro series.
+"""The investable universe as data: benchmark, sectors with their sentiment characteristics, members, macro series.
 
 Loaded from a TOML file (default: ``universes/sp500_sectors.toml`` in the package) so a user can run the
 pipeline on another universe without touching code. Every problem is reported as a ``UniverseError``
 naming the file and the offending entry, at load time. The fields of a ``[[macro]]`` entry and their
 defaults are documented in ``docs/data_sources.md``.
+
+A stock-level universe adds ``[[members]]`` (``universes/synthetic_500.toml``; docs/scaling.md):
+
+    [[sectors]]                       # a sector without a tradable ticker: its series is computed from its
+    ticker = "AGG_XLK"                # members (signals/aggregates.py); the ticker names the aggregate's rows
+    sector = "Technology"
+    aggregate = true                  # inception may be left out: it is the earliest member's
+    cycle = 0.6 ...                   # the four characteristics, as for any sector
+
+    [[members]]                       # or one inline table per line: members = [{ticker = ..., ...}, ...]
+    ticker = "TECH001"
+    sector = "AGG_XLK"                # a [[sectors]] ticker, or a sector name ("Technology")
+    inception = 1998-12-22            # first session of the stock
+    name = "..."                      # optional, defaults to the ticker
+    risk = 0.9                        # optional: any of cycle/rates/inflation/risk; the others are inherited
+    weight = 2.5                      # optional: weight in the sector aggregate (all or none of a sector's
+                                      # members give one; none = equal weight)
+
+Members may also belong to a tradable sector (an ETF and its holdings): then only aggregate sectors are
+computed from constituents, and the ETF stays the sector's series.
 """
 
 from __future__ import annotations
@@ -11,10 +31,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 import tomllib
-from dataclasses import dataclass, fields
+from collections import Counter
+from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import polars as pl
 
@@ -40,6 +61,16 @@ _SIGNED_KINDS = frozenset({"yield_pct", "rate_pct", "level"})
 DEFAULT_MAX_STALE_SESSIONS = {"daily": 5, "weekly": 10, "monthly": 35, "quarterly": 75}
 DEFAULT_UNITS = {"price": "price", "yield_pct": "percent", "index": "index", "rate_pct": "percent",
                  "level": "level"}
+MEMBERS_SCHEMA: dict[str, pl.DataType] = {
+    "ticker": pl.String(),
+    "name": pl.String(),
+    "sector": pl.String(),  # ticker of the member's sector
+    "sector_name": pl.String(),
+    "inception": pl.Date(),
+    "weight": pl.Float64(),  # null: equal weight in the sector aggregate
+    **{d: pl.Float64() for d in DIMENSIONS},
+    "own_characteristics": pl.String(),  # comma-separated dimensions set by the member ('' = all inherited)
+}
 MACRO_SERIES_SCHEMA: dict[str, pl.DataType] = {
     "series": pl.String(),
     "ticker": pl.String(),
@@ -77,6 +108,21 @@ class Sector(Instrument):
     rates: float
     inflation: float
     risk: float
+    # True: no tradable ticker; the sector's daily series is the aggregate of its members' total returns.
+    aggregate: bool = False
+
+
+@dataclass(frozen=True)
+class Member(Instrument):
+    """A stock of a member universe: its sector, its characteristics (its own or its sector's), its weight."""
+
+    sector: str  # ticker of its sector
+    cycle: float
+    rates: float
+    inflation: float
+    risk: float
+    weight: float | None = None  # weight in the sector aggregate; None = equal weight
+    own_characteristics: tuple[str, ...] = ()  # dimensions the member sets itself (the others are inherited)
 
 
 @dataclass(frozen=True)
@@ -184,18 +230,42 @@ class Universe:
     macro: tuple[MacroSeries, ...]
     path: str
     known_moves: tuple[KnownMove, ...] = ()
+    members: tuple[Member, ...] = ()
 
     @property
     def instruments(self) -> tuple[Instrument, ...]:
-        """Benchmark first, then the sectors: everything the price sources must deliver."""
-        return (self.benchmark, *self.sectors)
+        """Benchmark first, then the tradable sectors, then the members: everything the price sources must
+        deliver (an aggregate sector has no prices of its own)."""
+        return (self.benchmark, *(s for s in self.sectors if not s.aggregate), *self.members)
+
+    @property
+    def aggregate_sectors(self) -> tuple[Sector, ...]:
+        """The sectors whose series is computed from their members."""
+        return tuple(s for s in self.sectors if s.aggregate)
+
+    def members_of(self, sector: str) -> tuple[Member, ...]:
+        """The members of the sector with this ticker, in file order."""
+        return tuple(m for m in self.members if m.sector == sector)
+
+    def members_frame(self, *, aggregates_only: bool = False) -> pl.DataFrame:
+        """One row per member (MEMBERS_SCHEMA); `aggregates_only` keeps the members of aggregate sectors,
+        i.e. the constituents signals/aggregates.py builds sector series from."""
+        names = {s.ticker: s.name for s in self.sectors}
+        wanted = {s.ticker for s in self.aggregate_sectors} if aggregates_only else set(names)
+        return pl.DataFrame(
+            [{"ticker": m.ticker, "name": m.name, "sector": m.sector, "sector_name": names[m.sector],
+              "inception": m.inception, "weight": m.weight, **{d: getattr(m, d) for d in DIMENSIONS},
+              "own_characteristics": ",".join(m.own_characteristics)}
+             for m in self.members if m.sector in wanted],
+            schema=MEMBERS_SCHEMA,
+        )
 
     @property
     def tickers(self) -> list[str]:
         return [i.ticker for i in self.instruments]
 
     def inception_of(self, ticker: str) -> dt.date:
-        for item in (*self.instruments, *self.macro):
+        for item in (*self.instruments, *self.aggregate_sectors, *self.macro):
             if item.ticker == ticker:
                 return item.inception
         raise KeyError(ticker)
@@ -229,11 +299,14 @@ class Universe:
         )
 
     def instruments_frame(self) -> pl.DataFrame:
-        """One row per instrument with its role (benchmark, sector, macro) and inception date."""
+        """One row per instrument with its role (benchmark, sector, member, macro) and inception date; an
+        aggregate sector is a sector (its inception is its earliest member's)."""
         rows = [{"ticker": self.benchmark.ticker, "name": self.benchmark.name, "role": "benchmark",
                  "inception": self.benchmark.inception}]
         rows += [{"ticker": s.ticker, "name": s.name, "role": "sector", "inception": s.inception}
                  for s in self.sectors]
+        rows += [{"ticker": m.ticker, "name": m.name, "role": "member", "inception": m.inception}
+                 for m in self.members]
         rows += [{"ticker": m.ticker, "name": m.series, "role": "macro", "inception": m.inception}
                  for m in self.macro]
         return pl.DataFrame(rows, schema={"ticker": pl.String, "name": pl.String, "role": pl.String,
@@ -303,15 +376,23 @@ def _typed(entry: dict[str, Any], key: str, kind: type | tuple[type, ...], expec
     return value
 
 
+def _entry_label(entry: Any, what: str, index: int, name_key: str, known: frozenset[str], path: str,
+                 hints: dict[str, str] | None = None) -> str:
+    """`what #n (name)` for error messages, once the entry is checked to be a table of known fields only."""
+    if not isinstance(entry, dict):
+        raise UniverseError(f"{path}: {what} #{index + 1} must be a table")
+    where = f"{what} #{index + 1} ({entry.get(name_key, '?')})"
+    unknown = sorted(set(entry) - known)
+    if unknown:
+        hint = "".join(text for key, text in (hints or {}).items() if key in unknown)
+        raise UniverseError(f"{path}: {where} has unknown field(s) {unknown}{hint}; "
+                            f"known fields: {', '.join(sorted(known))}")
+    return where
+
+
 def _macro_series(entry: Any, index: int, path: str) -> MacroSeries:
     """One [[macro]] entry, every field checked; errors name the file and the entry."""
-    if not isinstance(entry, dict):
-        raise UniverseError(f"{path}: macro series #{index + 1} must be a table")
-    where = f"macro series #{index + 1} ({entry.get('series', '?')})"
-    unknown = sorted(set(entry) - _MACRO_FIELDS)
-    if unknown:
-        raise UniverseError(f"{path}: {where} has unknown field(s) {unknown}; "
-                            f"known fields: {', '.join(sorted(_MACRO_FIELDS))}")
+    where = _entry_label(entry, "macro series", index, "series", _MACRO_FIELDS, path)
     provider = _typed(entry, "provider", str, "a string", where, path) or "market"
     if provider == "fred":
         # A FRED value is dated by the period it describes and published weeks later: without an explicit
@@ -351,6 +432,134 @@ def _macro_series(entry: Any, index: int, path: str) -> MacroSeries:
         raise UniverseError(f"{path}: {where} {exc}") from exc
 
 
+_SECTOR_FIELDS = frozenset({"ticker", "sector", "inception", "aggregate", *DIMENSIONS})
+
+
+def _sector(entry: Any, index: int, path: str) -> Sector:
+    """One [[sectors]] entry; an aggregate sector may leave its inception out (its earliest member's)."""
+    # TOML puts a key written after a [[sectors]] header into that sector: a `members = [...]` list must come
+    # before the first table header.
+    where = _entry_label(entry, "sector", index, "ticker", _SECTOR_FIELDS, path, hints={
+        "members": " (a top-level `members = [...]` must come before the first [table] header)"})
+    aggregate = _typed(entry, "aggregate", bool, "true or false", where, path) or False
+    inception = entry.get("inception")
+    if inception is None and not aggregate:
+        _require(entry, "inception", where, path)
+    return Sector(
+        ticker=_as_ticker(_require(entry, "ticker", where, path), where, path),
+        name=str(_require(entry, "sector", where, path)),
+        # dt.date.min marks "derive from the members" until _with_member_inceptions replaces it.
+        inception=dt.date.min if inception is None else _as_date(inception, where, path),
+        **{d: _characteristic(entry, d, where, path) for d in DIMENSIONS},
+        aggregate=aggregate,
+    )
+
+
+_MEMBER_FIELDS = frozenset({"ticker", "sector", "inception", "name", "weight", *DIMENSIONS})
+
+
+def _sector_finder(sectors: list[Sector], path: str) -> Callable[[Any, str], Sector]:
+    """Finds a member's sector by ticker, else by name; an unknown or ambiguous reference is an error."""
+    by_ticker = {s.ticker: s for s in sectors}
+    by_name: dict[str, list[Sector]] = {}
+    for sector in sectors:
+        by_name.setdefault(sector.name, []).append(sector)
+    choices = ", ".join(f"{s.ticker} ({s.name})" for s in sectors)
+
+    def find(reference: Any, where: str) -> Sector:
+        if isinstance(reference, str):
+            if reference in by_ticker:
+                return by_ticker[reference]
+            named = by_name.get(reference, [])
+            if len(named) == 1:
+                return named[0]
+            if named:
+                raise UniverseError(f"{path}: {where} has sector = {reference!r}, the name of several sectors "
+                                    f"({', '.join(s.ticker for s in named)}): use the sector's ticker")
+        raise UniverseError(f"{path}: {where} has sector = {reference!r}, expected the ticker or name of a "
+                            f"[[sectors]] entry: {choices}")
+
+    return find
+
+
+def _members(raw: list[Any], sectors: list[Sector], path: str) -> list[Member]:
+    """The [[members]] entries, every field checked; characteristics not given are the sector's."""
+    find = _sector_finder(sectors, path)
+    members = []
+    for i, entry in enumerate(raw):
+        where = _entry_label(entry, "member", i, "ticker", _MEMBER_FIELDS, path)
+        ticker = _as_ticker(_require(entry, "ticker", where, path), where, path)
+        sector = find(_require(entry, "sector", where, path), where)
+        weight = _typed(entry, "weight", (int, float), "a positive number", where, path)
+        if weight is not None and not (math.isfinite(weight) and weight > 0):
+            raise UniverseError(f"{path}: {where} has weight = {weight!r}, expected a positive number")
+        own = tuple(d for d in DIMENSIONS if d in entry)
+        members.append(Member(
+            ticker=ticker,
+            name=_typed(entry, "name", str, "a string", where, path) or ticker,
+            inception=_as_date(_require(entry, "inception", where, path), where, path),
+            sector=sector.ticker,
+            **{d: _characteristic(entry, d, where, path) if d in own else getattr(sector, d) for d in DIMENSIONS},
+            weight=None if weight is None else float(weight),
+            own_characteristics=own,
+        ))
+    weighted: dict[str, set[bool]] = {}
+    for m in members:
+        weighted.setdefault(m.sector, set()).add(m.weight is not None)
+    mixed = sorted(sector for sector, kinds in weighted.items() if len(kinds) > 1)
+    if mixed:
+        raise UniverseError(f"{path}: some members of {', '.join(mixed)} have a weight and others not: give "
+                            "every member of a sector a weight, or none (equal weight)")
+    return members
+
+
+def _with_member_inceptions(sectors: list[Sector], members: list[Member], path: str) -> list[Sector]:
+    """Aggregate sectors get their earliest member's inception; one without members is an error."""
+    first: dict[str, dt.date] = {}
+    for m in members:
+        first[m.sector] = min(first.get(m.sector, m.inception), m.inception)
+    resolved = []
+    for i, sector in enumerate(sectors):
+        if sector.aggregate:
+            where = f"sector #{i + 1} ({sector.ticker})"
+            if sector.ticker not in first:
+                raise UniverseError(f"{path}: {where} is an aggregate without members: list its stocks as "
+                                    f"[[members]] with sector = \"{sector.ticker}\", or give it a tradable ticker")
+            if sector.inception not in (dt.date.min, first[sector.ticker]):
+                raise UniverseError(f"{path}: {where} has inception = {sector.inception} but its earliest member "
+                                    f"starts on {first[sector.ticker]}: an aggregate starts with its first member "
+                                    "(leave inception out)")
+            sector = replace(sector, inception=first[sector.ticker])
+        resolved.append(sector)
+    return resolved
+
+
+def _macro_entries(doc: dict[str, Any], path: str) -> tuple[str, list[Any]]:
+    """(file the entries come from, the [[macro]] entries): the file's own, or those of `macro_from`.
+
+    `macro_from = "sp500_sectors.toml"` (relative to the universe file) shares another file's macro series,
+    so a stock-level universe does not copy the same eighteen series and their policies.
+    """
+    source = doc.get("macro_from")
+    if source is None:
+        return path, doc.get("macro", [])
+    if not isinstance(source, str):
+        raise UniverseError(f"{path}: macro_from = {source!r}, expected the path of another universe file")
+    if "macro" in doc:
+        raise UniverseError(f"{path}: has both macro_from and [[macro]] entries: keep one")
+    other = Path(path).parent / source
+    try:
+        shared = tomllib.loads(other.read_text())
+    except OSError as exc:
+        raise UniverseError(f"{path}: macro_from: cannot read {other}: {exc.strerror or exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise UniverseError(f"{path}: macro_from: {other} is not valid TOML: {exc}") from exc
+    if "macro_from" in shared:
+        raise UniverseError(f"{path}: macro_from: {other} takes its macro series from another file itself: "
+                            "point to the file that lists them")
+    return str(other), shared.get("macro", [])
+
+
 def parse_universe(doc: dict[str, Any], path: str = "<universe>") -> Universe:
     """Build a Universe from a parsed TOML document, checking every field."""
     bench = _require(doc, "benchmark", "the file", path)
@@ -364,16 +573,14 @@ def parse_universe(doc: dict[str, Any], path: str = "<universe>") -> Universe:
     raw_sectors = _require(doc, "sectors", "the file", path)
     if not isinstance(raw_sectors, list) or not raw_sectors:
         raise UniverseError(f"{path}: [[sectors]] must list at least one sector")
-    sectors = []
-    for i, entry in enumerate(raw_sectors):
-        where = f"sector #{i + 1} ({entry.get('ticker', '?')})"
-        sectors.append(Sector(
-            ticker=_as_ticker(_require(entry, "ticker", where, path), where, path),
-            name=str(_require(entry, "sector", where, path)),
-            inception=_as_date(_require(entry, "inception", where, path), where, path),
-            **{d: _characteristic(entry, d, where, path) for d in DIMENSIONS},
-        ))
-    macro = [_macro_series(entry, i, path) for i, entry in enumerate(doc.get("macro", []))]
+    sectors = [_sector(entry, i, path) for i, entry in enumerate(raw_sectors)]
+    raw_members = doc.get("members", [])
+    if not isinstance(raw_members, list):
+        raise UniverseError(f"{path}: members must be a list of tables ([[members]] or members = [{{...}}, ...])")
+    members = _members(raw_members, sectors, path)
+    sectors = _with_member_inceptions(sectors, members, path)
+    macro_path, raw_macro = _macro_entries(doc, path)
+    macro = [_macro_series(entry, i, macro_path) for i, entry in enumerate(raw_macro)]
     known_moves = []
     for i, entry in enumerate(doc.get("known_moves", [])):
         where = f"known move #{i + 1}"
@@ -385,11 +592,12 @@ def parse_universe(doc: dict[str, Any], path: str = "<universe>") -> Universe:
     # A FRED id and a market ticker live in different namespaces (the stock GDP is not FRED's GDP).
     tickers = [benchmark.ticker, *(s.ticker for s in sectors), *(m.ticker for m in macro if m.provider == "market")]
     tickers += [f"{m.ticker} (fred)" for m in macro if m.provider == "fred"]
-    dupes = sorted({t for t in tickers if tickers.count(t) > 1})
+    tickers += [m.ticker for m in members]
+    # Counted once (list.count per ticker would be quadratic: seconds for 5,000 members).
+    dupes = sorted(t for t, n in Counter(tickers).items() if n > 1)
     if dupes:
         raise UniverseError(f"{path}: duplicate tickers {dupes}")
-    series = [m.series for m in macro]
-    dupes = sorted({s for s in series if series.count(s) > 1})
+    dupes = sorted(name for name, n in Counter(m.series for m in macro).items() if n > 1)
     if dupes:
         raise UniverseError(f"{path}: duplicate macro series names {dupes}")
     return Universe(
@@ -400,6 +608,7 @@ def parse_universe(doc: dict[str, Any], path: str = "<universe>") -> Universe:
         macro=tuple(macro),
         path=path,
         known_moves=tuple(known_moves),
+        members=tuple(members),
     )
 
 

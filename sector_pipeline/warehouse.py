@@ -304,7 +304,11 @@ class Warehouse:
         where = " and ".join(filters)
         rows = conn.execute("select count(*) from __incoming").fetchall()[0][0]
         changed: tuple[dt.date | None, dt.date | None] = (None, None)
-        if track_changes:
+        stored_rows = conn.execute(f"select count(*) from {schema}.{name} where {where}", params).fetchall()[0][0]
+        if track_changes and not stored_rows:
+            # Nothing stored in the window (a first run, new dates): every new date is a change.
+            changed = conn.execute(f"select min({column}), max({column}) from __incoming").fetchall()[0]
+        elif track_changes:
             # Dates whose stored rows differ from the new ones (either way): exact comparison of every column.
             listed = ", ".join(f'"{c}"' for c in stored)
             changed = conn.execute(
@@ -315,7 +319,8 @@ class Warehouse:
                 f"  select {column} as d from (select {listed} from __incoming "
                 f"                           except all select {listed} from {schema}.{name} where {where}))",
                 params).fetchall()[0]
-        conn.execute(f"delete from {schema}.{name} where {where}", params)
+        if stored_rows:
+            conn.execute(f"delete from {schema}.{name} where {where}", params)
         conn.execute(f"insert into {schema}.{name} by name select * from __incoming")
         conn.execute("drop table __incoming")
         if track_changes and changed[0] is not None:

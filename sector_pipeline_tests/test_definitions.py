@@ -17,6 +17,7 @@ EXPECTED_ASSETS = {
     "raw/universe_membership", "marts/sector_returns", "marts/sector_scores", "marts/sentiment", "marts/alerts",
     "marts/macro_indicators", "marts/sector_rotation_index", "marts/relative_rotation", "marts/market_overview",
     "marts/sector_returns_wide", "marts/sector_scores_wide", "marts/sentiment_wide", "published/marts",
+    "marts/predictions", "marts/allocations", "marts/backtest", "marts/strategy_performance", "marts/skill",
     "heatmaps/sector_returns", "heatmaps/relative_strength_change_20d", "heatmaps/composite_score",
     "heatmaps/sri_total", "heatmaps/sentiment",
     "strategy/predictions", "strategy/model_runs", "strategy/skill", "strategy/allocations", "strategy/backtest",

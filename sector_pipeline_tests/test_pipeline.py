@@ -36,14 +36,15 @@ def materialized(result: dg.ExecuteInProcessResult) -> set[str]:
 
 def test_a_range_materializes_every_asset_in_one_run(tmp_path, universe):
     path = tmp_path / "w.duckdb"
-    result = run_range(definitions(path), D(2024, 1, 2), D(2024, 2, 29))
+    defs = definitions(path)
+    result = run_range(defs, D(2024, 1, 2), D(2024, 2, 29))
     assert result.success
     # one run covers the range: one materialization of the year partition, one of each downstream asset
     assert result.dagster_run.tags["dagster/asset_partition_range_end"] == "2024"
     events = result.get_asset_materialization_events()
     assert [e.partition for e in events if e.asset_key.to_user_string() == "raw/prices"] == ["2024"]
     assert [e.partition for e in events if e.asset_key.to_user_string() == "signals/features"] == [None]
-    assert len(events) == 41
+    assert len(events) == len(list(defs.resolve_asset_graph().get_all_asset_keys()))  # one per asset
     store = Warehouse(path)
     days = sessions(D(2024, 1, 2), D(2024, 3, 1))
     assert store.query("select count(*) as n from raw.prices").item() == len(days) * 12
@@ -77,16 +78,23 @@ def test_a_range_materializes_every_asset_in_one_run(tmp_path, universe):
     assert "cpi_index" in stale and "us10y_yield_pct" not in stale
 
 
-def test_holiday_partition_succeeds_with_zero_rows_and_says_so(tmp_path):
+def test_a_holiday_run_succeeds_with_zero_rows_and_keeps_the_last_preview(tmp_path):
     path = tmp_path / "w.duckdb"
-    result = run_range(definitions(path), D(2024, 12, 25), D(2024, 12, 25), selection=THROUGH_INTERMEDIATE)
+    defs, instance = definitions(path), dg.DagsterInstance.ephemeral()
+    assert run_range(defs, D(2024, 12, 23), D(2024, 12, 24), selection=THROUGH_INTERMEDIATE, instance=instance).success
+    result = run_range(defs, D(2024, 12, 25), D(2024, 12, 25), selection=THROUGH_INTERMEDIATE, instance=instance)
     assert result.success
     events = {e.asset_key.to_user_string(): e.materialization.metadata
               for e in result.get_asset_materialization_events()}
     assert events["raw/prices"]["dagster/row_count"].value == 0
     assert "market holiday" in events["raw/prices"]["note"].value
     assert events["raw/prices"]["market_holidays"].value == "2024-12-25"
-    assert Warehouse(path).query("select count(*) as n from raw.prices").item() == 0
+    # what the UI shows is still the last real session's rows, with the reason nothing came
+    assert "2024-12-24" in events["raw/prices"]["preview"].value
+    assert "2024-12-24" in events["validated/prices"]["preview"].value
+    assert "holiday" in events["validated/prices"]["note"].value
+    assert "no input changed" in events["staging/stg_prices"]["status"].value
+    assert Warehouse(path).query("select max(date) from raw.prices").item() == D(2024, 12, 24)
 
 
 def test_rerun_and_day_by_day_give_identical_tables(tmp_path):
@@ -109,14 +117,26 @@ def test_partition_before_inception_has_no_rows_for_that_ticker(tmp_path):
     assert counts["XLRE"] == 1 and "XLC" not in counts and counts["SPY"] == 3
 
 
-def write_csv_market(directory: Path, universe, start: dt.date, end: dt.date) -> pl.DataFrame:
+def write_csv_market(directory: Path, universe, start: dt.date, end: dt.date,
+                     drop: pl.Expr | None = None) -> pl.DataFrame:
+    """The synthetic market as csv files: prices, market proxies, and FRED series in FRED's long layout.
+
+    `drop`: a filter on (date, ticker) of the market proxies to leave out (a bond-market holiday, an outage).
+    """
     source = SyntheticSource(universe, seed=7)
     prices = source.fetch_prices(universe.instruments, start, end)
-    macro = source.fetch_macro(universe.macro, start, end).rename({"value": "close"})
+    fred = {m.series for m in universe.macro if m.provider == "fred"}
+    macro = source.fetch_macro(universe.macro, start, end)
     directory.mkdir()
     prices.drop("source").write_csv(directory / "prices.csv")
-    macro.select("date", "ticker", *(pl.col("close").alias(c) for c in ("open", "high", "low")), "close") \
+    proxies = macro.filter(~pl.col("series").is_in(fred)).rename({"value": "close"})
+    if drop is not None:
+        proxies = proxies.filter(~drop)
+    proxies.select("date", "ticker", *(pl.col("close").alias(c) for c in ("open", "high", "low")), "close") \
         .write_csv(directory / "macro_proxies.csv")
+    macro.filter(pl.col("series").is_in(fred)).select(
+        pl.col("observation_date").alias("date"), pl.col("ticker").alias("series"), "value").write_csv(
+        directory / "macro.csv")
     return prices
 
 
@@ -234,3 +254,80 @@ def test_every_stored_row_names_its_source(tmp_path):
             continue
         sources = store.query(f"select distinct source from {table}").get_column("source").to_list()
         assert sources == ["synthetic"], table
+
+
+BOND_HOLIDAY = D(2010, 10, 11)  # Columbus Day: NYSE open, bond market closed: no ^TNX / ^IRX close
+
+
+def nightly(defs, day: dt.date, **kwargs) -> dg.ExecuteInProcessResult:
+    """The run the nightly schedule requests for `day`: its year partition, recent sessions only."""
+    job = defs.resolve_job_def("daily_pipeline").get_subset(
+        asset_selection=set(THROUGH_SIGNALS.resolve(defs.resolve_asset_graph())))
+    return job.execute_in_process(
+        partition_key=str(day.year), instance=dg.DagsterInstance.ephemeral(),
+        run_config={"resources": {"ingest_dates": {"config": {"last_date": day.isoformat(), "recent_sessions": 5}}}},
+        **kwargs)
+
+
+def test_a_bond_holiday_nightly_carries_the_yield_forward_and_flags_it(tmp_path, universe):
+    csv_dir = tmp_path / "market"
+    holiday = (pl.col("date") == BOND_HOLIDAY) & pl.col("ticker").is_in(["^TNX", "^IRX"])
+    write_csv_market(csv_dir, universe, D(2010, 9, 1), D(2010, 10, 13), drop=holiday)
+    path = tmp_path / "w.duckdb"
+    defs = definitions(path, source="csv", csv_dir=str(csv_dir))
+    assert run_range(defs, D(2010, 9, 1), D(2010, 10, 8), selection=THROUGH_SIGNALS).success
+    result = nightly(defs, BOND_HOLIDAY)  # the one-session night: the same verdict as inside a range
+    assert result.success
+    fresh = next(c for c in result.get_asset_check_evaluations() if c.check_name == "series_fresh")
+    # ^TNX is one session old, within its 5: fresh. (GDP, quarterly and not yet published inside this short
+    # history, is the only series reported, as a warning.)
+    assert fresh.passed or fresh.severity == dg.AssetCheckSeverity.WARN
+    assert "us10y" not in (fresh.description or "") and "us13w" not in (fresh.description or "")
+    row = Warehouse(path).query(
+        "select series_value, observed_date, stale_sessions, is_carried_forward, is_stale "
+        "from intermediate.int_macro_daily where date = $d and series = 'us10y_yield_pct'", {"d": BOND_HOLIDAY}).row(0)
+    friday = Warehouse(path).query("select value from validated.macro where date = '2010-10-08' "
+                                   "and series = 'us10y_yield_pct'").item()
+    assert row == (friday, D(2010, 10, 8), 1, True, True)  # carried one session, flagged as stale
+
+
+def test_past_the_staleness_bound_a_blocking_series_stops_the_night_with_its_dates(tmp_path, universe):
+    csv_dir = tmp_path / "market"
+    outage = (pl.col("date") >= BOND_HOLIDAY) & (pl.col("ticker") == "^TNX")
+    write_csv_market(csv_dir, universe, D(2010, 9, 1), D(2010, 10, 20), drop=outage)
+    path = tmp_path / "w.duckdb"
+    defs = definitions(path, source="csv", csv_dir=str(csv_dir))
+    assert run_range(defs, D(2010, 9, 1), D(2010, 10, 8), selection=THROUGH_SIGNALS).success
+    before = table_hashes(path)
+    result = nightly(defs, D(2010, 10, 19), raise_on_error=False)
+    fresh = next(c for c in result.get_asset_check_evaluations() if c.check_name == "series_fresh")
+    assert not fresh.passed and fresh.severity == dg.AssetCheckSeverity.ERROR
+    assert fresh.description == ("us10y_yield_pct: last value 2010-10-08, stale on 2 session(s) "
+                                 "2010-10-18 .. 2010-10-19 (bound 5 sessions)")
+    # blocked: validated macro held the window back, nothing downstream ran, nothing stored changed there
+    assert "staging/stg_macro" not in materialized(result)
+    after = table_hashes(path)
+    for table in ("validated.macro", "staging.stg_macro", "intermediate.int_macro_daily"):
+        assert after[table] == before[table], table
+
+
+def test_a_quarantined_row_of_an_optional_series_warns_and_the_signals_go_on(tmp_path, universe):
+    csv_dir = tmp_path / "market"
+    write_csv_market(csv_dir, universe, D(2024, 1, 2), D(2024, 1, 13))
+    proxies = pl.read_csv(csv_dir / "macro_proxies.csv", try_parse_dates=True)
+    bad = (pl.col("ticker") == "GLD") & (pl.col("date") == D(2024, 1, 10))
+    proxies.with_columns(*(pl.when(bad).then(-1.0).otherwise(pl.col(c)).alias(c)
+                           for c in ("open", "high", "low", "close"))).write_csv(csv_dir / "macro_proxies.csv")
+    path = tmp_path / "w.duckdb"
+    result = run_range(definitions(path, source="csv", csv_dir=str(csv_dir)), D(2024, 1, 2), D(2024, 1, 12),
+                       selection=THROUGH_SIGNALS)
+    assert result.success
+    check = next(c for c in result.get_asset_check_evaluations()
+                 if c.asset_key.to_user_string() == "validated/macro" and c.check_name == "no_quarantined_rows")
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert "signals/features" in materialized(result) and "signals/macro_regime" in materialized(result)
+    store = Warehouse(path)
+    assert store.query("select ticker, reason from validated.quarantine").rows() == [
+        ("gold_etf", "negative_allowed_for_series")]
+    assert store.query("select count(*) from validated.macro where series = 'gold_etf' "
+                       "and date = '2024-01-10'").item() == 0

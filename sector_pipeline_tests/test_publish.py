@@ -23,7 +23,7 @@ from sector_pipeline.publish import (
     remove_leftovers,
 )
 from sector_pipeline.warehouse import Warehouse
-from sector_pipeline_tests.dagster_helpers import definitions, run_range
+from sector_pipeline_tests.dagster_helpers import FAST_MODEL, definitions, run_range
 
 D = dt.date
 
@@ -84,21 +84,37 @@ def test_readers_never_block_nor_see_a_partial_run_while_backfills_publish(tmp_p
     assert conn.execute("select max(date) from marts.market_overview").fetchone()[0] == D(2024, 5, 31)
 
 
+STRATEGY_MARTS = ("predictions", "allocations", "backtest", "strategy_performance", "skill")
+
+
 def test_publication_is_a_faithful_copy_with_parquet(tmp_path):
+    """Eight months, the model allowed to train early: the strategy marts are published with the rest."""
     path = tmp_path / "w.duckdb"
-    assert run_range(definitions(path), D(2024, 3, 1), D(2024, 3, 15)).success
+    assert run_range(definitions(path), D(2023, 6, 1), D(2024, 1, 31), ops=FAST_MODEL).success
     out = tmp_path / "published"
     store = Warehouse(path)
     conn = duckdb.connect(str(out / PUBLISHED_DB), read_only=True)
-    for table in ("sector_returns", "sentiment", "alerts", "market_overview", "sector_scores_wide"):
+    for table in ("sector_returns", "sentiment", "alerts", "market_overview", "sector_scores_wide", *STRATEGY_MARTS):
         ours = store.query(f"select * from marts.{table} order by all").rows()
         theirs = conn.execute(f"select * from marts.{table} order by all").fetchall()
         assert theirs == ours, table
         parquet = duckdb.sql(f"select * from '{out / PARQUET_LINK / (table + '.parquet')}' order by all").fetchall()
         assert parquet == ours, table
-    kinds = dict(conn.execute("select object_name, object_type from marts.publish_manifest").fetchall())
-    assert kinds["sector_returns_wide"] == "view" and kinds["sector_returns"] == "table"
+    manifest = {name: (kind, rows) for name, kind, rows in conn.execute(
+        "select object_name, object_type, row_count from marts.publish_manifest").fetchall()}
+    assert manifest["sector_returns_wide"][0] == "view" and manifest["sector_returns"][0] == "table"
+    assert all(manifest[name][1] > 0 for name in STRATEGY_MARTS), manifest
     assert os.path.islink(out / PARQUET_LINK)
+    # hygiene: every table and view says where its rows come from; ranks are integers wherever they are columns
+    columns = conn.execute("select table_name, column_name, data_type from information_schema.columns "
+                           "where table_schema = 'marts'").fetchall()
+    with_source = {table for table, column, _ in columns if column == "source"}
+    assert with_source == set(manifest) - {"publish_manifest"}
+    ranks = {(table, column): kind for table, column, kind in columns if column.endswith("_rank")}
+    assert ranks and set(ranks.values()) == {"INTEGER"}, ranks
+    dimensions = {d for (d,) in conn.execute("select distinct dimension from marts.sentiment union "
+                                             "select distinct dimension from marts.alerts").fetchall()}
+    assert dimensions - {None} <= {"economic_cycle", "interest_rates", "inflation", "risk_appetite"}
 
 
 def test_republishing_swaps_and_keeps_retired_folders_for_the_grace_period(tmp_path):

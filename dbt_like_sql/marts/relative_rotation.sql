@@ -11,6 +11,11 @@ rotation as (
     where date >= $start_date and date < $end_date
 ),
 
+features as (
+    select * from signals.features
+    where date >= $start_date and date < $end_date
+),
+
 final as (
     select
         rotation.date,
@@ -23,8 +28,10 @@ final as (
         rotation.velocity,
         rotation.heading_deg,
         rotation.is_warming_up,
+        features.source,
     from rotation
     inner join sectors using (date, ticker)
+    left join features using (date, ticker)
 )
 
 select * from final

@@ -1,4 +1,4 @@
--- Sector x window returns in percent (1D .. 252D, YTD), long: the returns heatmap; one row per (date, ticker, metric).
+-- Sector x window total returns in percent (1D .. 252D, YTD), long: the returns heatmap; one row per (date, ticker, metric), flagged where the total return is estimated from closes.
 with
 
 features as (
@@ -33,6 +33,7 @@ final as (
             when 'YTD' then features.return_ytd
             when '252D' then features.return_252d
         end as value,
+        features.is_total_return_estimated,
         features.source,
     from features
     inner join sectors

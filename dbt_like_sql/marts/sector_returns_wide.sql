@@ -18,6 +18,8 @@ final as (
         max(value) filter (where metric = '126D') as return_126d_pct,
         max(value) filter (where metric = 'YTD') as return_ytd_pct,
         max(value) filter (where metric = '252D') as return_252d_pct,
+        bool_or(is_total_return_estimated) as is_total_return_estimated,
+        max(source) as source,
     from returns
     group by date, ticker, sector
 )

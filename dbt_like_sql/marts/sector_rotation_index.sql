@@ -1,4 +1,4 @@
--- Sector Rotation Index per sector and date: four 0-100 components, total (0-400 with equal weights) and rank.
+-- Sector Rotation Index per sector and date: four 0-100 components, total (0-400 with equal weights) and rank, flagged when a stale macro series fed the economic component.
 with
 
 sectors as (
@@ -8,6 +8,11 @@ sectors as (
 
 rotation_index as (
     select * from signals.sector_rotation_index
+    where date >= $start_date and date < $end_date
+),
+
+features as (
+    select * from signals.features
     where date >= $start_date and date < $end_date
 ),
 
@@ -21,10 +26,13 @@ final as (
         rotation_index.sentiment_score,
         rotation_index.technical_score,
         rotation_index.total_score,
-        rotation_index.sri_rank,
+        cast(rotation_index.sri_rank as integer) as sri_rank,
         rotation_index.is_scored,
+        rotation_index.uses_stale_macro,
+        features.source,
     from rotation_index
     inner join sectors using (date, ticker)
+    left join features using (date, ticker)
 )
 
 select * from final

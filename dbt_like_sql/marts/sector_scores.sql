@@ -1,4 +1,4 @@
--- Sector x date scores, long: 20-session relative strength change (%), composite score and rank, SRI total and rank, RS-Ratio and RS-Momentum.
+-- Sector x date scores, long: 20-session relative strength change (%), composite score and rank, SRI total and rank, RS-Ratio and RS-Momentum, relative volume.
 with
 
 sectors as (
@@ -38,6 +38,9 @@ joined as (
         cast(rotation_index.sri_rank as double) as sri_rank,
         rotation.rs_ratio,
         rotation.rs_momentum,
+        features.relative_volume_20d,
+        features.is_total_return_estimated,
+        features.source,
     from sectors
     left join features using (date, ticker)
     left join rankings using (date, ticker)
@@ -54,7 +57,8 @@ metrics as (
             ('sri_total_score', 4),
             ('sri_rank', 5),
             ('rs_ratio', 6),
-            ('rs_momentum', 7)
+            ('rs_momentum', 7),
+            ('relative_volume_20d', 8)
     ) as m (metric, metric_order)
 ),
 
@@ -73,7 +77,10 @@ final as (
             when 'sri_rank' then joined.sri_rank
             when 'rs_ratio' then joined.rs_ratio
             when 'rs_momentum' then joined.rs_momentum
+            when 'relative_volume_20d' then joined.relative_volume_20d
         end as value,
+        joined.is_total_return_estimated,
+        joined.source,
     from joined
     cross join metrics
 )

@@ -15,7 +15,8 @@ from sector_pipeline.defs.partitions import IngestDatesResource  # noqa: E402
 from sector_pipeline.defs.publish_assets import PublishedResource, build_publish_asset  # noqa: E402
 from sector_pipeline.defs.resources import MarketDataResource, WarehouseResource  # noqa: E402
 from sector_pipeline.defs.schedules import daily_pipeline_job, nightly_schedule  # noqa: E402
-from sector_pipeline.defs.signal_assets import SIGNAL_ASSETS  # noqa: E402
+from sector_pipeline.defs.signal_assets import MEMBER_ASSETS, SIGNAL_ASSETS  # noqa: E402
+from sector_pipeline.universe import load_universe  # noqa: E402
 from sector_pipeline.defs.sql_assets import build_sql_assets  # noqa: E402
 from sector_pipeline.defs.strategy_assets import STRATEGY_ASSETS  # noqa: E402
 from sector_pipeline.settings import Settings  # noqa: E402
@@ -42,8 +43,10 @@ def build_definitions(settings: Settings, resources: Mapping[str, Any] | None = 
         "heatmap_output": HeatmapOutputResource(directory=f"{settings.reports_dir}/heatmaps"),
         "ingest_dates": IngestDatesResource(),
     }
+    # member universes (stocks in sectors) add the member rankings and rotation (docs/scaling.md)
+    members = MEMBER_ASSETS if load_universe(settings.universe_path).members else []
     return dg.Definitions(
-        assets=[*INGEST_ASSETS, *sql_assets, *SIGNAL_ASSETS, *STRATEGY_ASSETS, *HEATMAP_ASSETS,
+        assets=[*INGEST_ASSETS, *sql_assets, *SIGNAL_ASSETS, *members, *STRATEGY_ASSETS, *HEATMAP_ASSETS,
                 build_publish_asset(mart_keys, mart_tables)],
         jobs=[daily_pipeline_job],
         schedules=[nightly_schedule],

@@ -10,7 +10,14 @@ from typing import Callable
 import dagster as dg
 import polars as pl
 
-from sector_pipeline.defs.incremental import Input, Run, incremental_asset, outcome_metadata, run_incremental
+from sector_pipeline.defs.incremental import (
+    Input,
+    Run,
+    incremental_asset,
+    outcome_metadata,
+    previous_metadata,
+    run_incremental,
+)
 from sector_pipeline.defs.metadata import markdown_table, table_schema
 from sector_pipeline.defs.partitions import (
     IngestDatesResource,
@@ -31,7 +38,8 @@ from sector_pipeline.ingest.load import (
     validate_macro_window,
     validate_price_window,
 )
-from sector_pipeline.ingest.validation import describe_staleness
+from sector_pipeline.defs.run_config import run_config_class
+from sector_pipeline.ingest.validation import PriceRules, describe_staleness
 from sector_pipeline.ingest.schemas import (
     RawMacro,
     RawPrices,
@@ -50,11 +58,8 @@ VALIDATED_MACRO = dg.AssetKey(["validated", "macro"])
 QUARANTINE_TABLE = "validated.quarantine"
 
 
-class ValidationConfig(dg.Config):
-    """Tunable validation rules."""
-
-    max_abs_one_day_move: float = 0.25
-    """Largest plausible close-to-close move of an ETF in one session (fraction); real sector SPDRs peaked at 0.17."""
+ValidationConfig = run_config_class(PriceRules, name="ValidationConfig",
+                                    description="Tunable validation rules of prices (ingest/validation.py PriceRules).")
 
 
 def _window(context: dg.AssetExecutionContext, dates: IngestDatesResource, calendar: str,
@@ -95,6 +100,10 @@ def _ingest(context: dg.AssetExecutionContext, market_data: MarketDataResource, 
     for provider, why in notes.items():
         context.log.warning(f"provider {provider} delivered nothing (its series only warn): {why}")
     result = store.replace_windows([WindowWrite(table, frame)], window.start, window.end, run_id=context.run_id)[table]
+    if not window.sessions:
+        # A weekend or holiday run: keep what the UI showed of the last real session, and say why nothing came.
+        return dg.MaterializeResult(metadata={**previous_metadata(context, context.asset_key),
+                                              **_window_metadata(window, 0, source.name)})
     return dg.MaterializeResult(metadata={
         **{f"unavailable_{provider}": why for provider, why in notes.items()},
         **_window_metadata(window, frame.height, source.name),
@@ -223,9 +232,20 @@ def _freshness_check(asset_key: dg.AssetKey, stale: pl.DataFrame, note: str | No
         check_name="series_fresh",
         passed=stale.is_empty(),
         severity=dg.AssetCheckSeverity.ERROR if blocking.height else dg.AssetCheckSeverity.WARN,
-        description=describe_staleness(stale) or None,
+        # the headline names what blocks; the warning-only series are in the metadata table
+        description=describe_staleness(blocking if blocking.height else stale) or None,
         metadata=metadata,
     )
+
+
+def _holiday_result(context: dg.AssetExecutionContext, window: Window,
+                    checks: list[dg.AssetCheckResult]) -> dg.MaterializeResult:
+    """No session in the window: nothing to validate; the UI keeps the last real session's preview."""
+    return dg.MaterializeResult(
+        metadata={**previous_metadata(context, context.asset_key), "sessions": 0,
+                  "note": f"no trading session in {window.start} .. {window.end - dt.timedelta(days=1)} "
+                          "(weekend or market holiday): nothing validated, the preview is the last session's"},
+        check_results=checks)
 
 
 def _store_validated(store: Warehouse, outcome: ValidationOutcome, window: Window, *, dataset: str,
@@ -286,6 +306,9 @@ def validated_prices(context: dg.AssetExecutionContext, config: ValidationConfig
     outcome = validate_price_window(raw, previous_close, universe, window,
                                     max_abs_move=config.max_abs_one_day_move,
                                     known_moves=universe.known_moves_frame())
+    if not window.sessions:
+        return _holiday_result(context, window, [_quarantine_check(VALIDATED_PRICES, outcome.quarantined),
+                                                 _completeness_check(VALIDATED_PRICES, outcome.missing)])
     checks = [_quarantine_check(VALIDATED_PRICES, outcome.quarantined),
               _completeness_check(VALIDATED_PRICES, outcome.missing)]
     return _store_validated(store, outcome, window, dataset="prices", checks=checks,
@@ -325,6 +348,8 @@ def validated_macro(context: dg.AssetExecutionContext, market_data: MarketDataRe
     blocking_series = set(policies.filter("blocks").get_column("series").to_list())
     checks = [_quarantine_check(VALIDATED_MACRO, outcome.quarantined, blocking_series),
               _freshness_check(VALIDATED_MACRO, outcome.stale, None)]
+    if not window.sessions:
+        return _holiday_result(context, window, checks)
     return _store_validated(store, outcome, window, dataset="macro", checks=checks, shown=len(universe.macro),
                             run_id=context.run_id, extra={"series_policies": markdown_table(policies.select(
                                 "series", "ticker", "provider", "kind", "units", "frequency", "release_lag_days",

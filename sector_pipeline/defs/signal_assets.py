@@ -7,7 +7,6 @@ number of rows and a range computed in one run equals the same dates computed ni
 
 
 import datetime as dt
-from typing import Optional
 
 import dagster as dg
 import polars as pl
@@ -24,13 +23,16 @@ from sector_pipeline.defs.incremental import (
 from sector_pipeline.defs.metadata import markdown_table
 from sector_pipeline.defs.partitions import single_run
 from sector_pipeline.defs.resources import MarketDataResource, WarehouseResource
+from sector_pipeline.defs.run_config import run_config_class
 from sector_pipeline.ingest.total_return import daily_total_returns, total_return_index
 from sector_pipeline.signals import alerts as alerts_mod
+from sector_pipeline.signals.aggregates import sector_aggregates
 from sector_pipeline.signals.alerts import alert_lookback_sessions
 from sector_pipeline.signals.config import AlertConfig, FeatureConfig, RankingConfig, SentimentConfig
 from sector_pipeline.signals.features import compute_features
 from sector_pipeline.signals.rankings import rank_sectors
-from sector_pipeline.signals.rotation import relative_rotation, rotation_lookback_sessions
+from sector_pipeline.signals.members import rank_members
+from sector_pipeline.signals.rotation import member_rotation, relative_rotation, rotation_lookback_sessions
 from sector_pipeline.signals.sentiment import sentiment_contributions, sentiment_scores
 from sector_pipeline.signals.sri import macro_lookback_dates, macro_regime, sector_rotation_index
 
@@ -47,40 +49,25 @@ SRI = "signals.sector_rotation_index"
 ROTATION = "signals.relative_rotation"
 
 
-class RankingWeights(dg.Config):
-    """Weights of the 5/20/60-session relative performance z-scores in the composite score."""
-
-    weight_5d: float = 0.25
-    weight_20d: float = 0.35
-    weight_60d: float = 0.40
-
-    def to_config(self) -> RankingConfig:
-        return RankingConfig(weights={5: self.weight_5d, 20: self.weight_20d, 60: self.weight_60d})
-
-
-class AlertThresholds(dg.Config):
-    """Thresholds of the three alert tiers (seed 004 defaults)."""
-
-    extreme: float = 0.6
-    flight_to_safety: float = -0.6
-    regime_change: float = 0.4
-    regime_change_sessions: int = 20
-    velocity_percentile: float = 0.9
-
-    def to_config(self) -> AlertConfig:
-        return AlertConfig(extreme=self.extreme, flight_to_safety=self.flight_to_safety,
-                           regime_change=self.regime_change, regime_change_sessions=self.regime_change_sessions,
-                           velocity_percentile=self.velocity_percentile)
+RankingWeights = run_config_class(
+    RankingConfig, name="RankingWeights", key_names={"weights": lambda window: f"weight_{window}d"},
+    description="Weights of the 5/20/60-session relative performance z-scores in the composite score.")
+AlertThresholds = run_config_class(
+    AlertConfig, name="AlertThresholds",
+    description="Alert rules: the seed's thresholds, smoothing, band, hysteresis and cool-downs (docs/signals.md).")
 
 
 TOTAL_RETURN_INPUTS = [Input(STG_PRICES, rows=1)]
 TOTAL_RETURN_COLUMNS = ("date", "ticker", "close_price", "volume_shares", "total_return_1d", "total_return_price",
-                        "is_total_return_estimated", "total_return_method", "source")
+                        "is_total_return_estimated", "total_return_method", "source", "members_held")
 
 
 @incremental_asset(TOTAL_RETURNS, inputs=TOTAL_RETURN_INPUTS, group="intermediate")
-def total_returns(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Daily total returns from closes, dividends and splits on one basis, and each ticker's total-return index."""
+def total_returns(context: dg.AssetExecutionContext, market_data: MarketDataResource,
+                  warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Daily total returns from closes, dividends and splits on one basis, each ticker's total-return index, and
+    the index of each sector computed from its member stocks (member universes)."""
+    constituents = market_data.universe().members_frame(aggregates_only=True)
 
     def compute(run: Run) -> dict[str, pl.LazyFrame]:
         prices = run.inputs[STG_PRICES].rename({"close_price": "close", "adj_close_price": "adj_close",
@@ -90,7 +77,14 @@ def total_returns(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
                                  "where split_ratio is not null and split_ratio <> 1")
         returns = daily_total_returns(prices, splits=splits.lazy())
         indexed = total_return_index(returns.filter(pl.col("date") >= run.start), previous=run.previous)
-        return {TOTAL_RETURNS: indexed.rename({"close": "close_price"}).select(TOTAL_RETURN_COLUMNS)}
+        traded = indexed.rename({"close": "close_price"}).with_columns(
+            pl.lit(None, dtype=pl.Int32).alias("members_held")).select(TOTAL_RETURN_COLUMNS)
+        if constituents.is_empty():
+            return {TOTAL_RETURNS: traded}
+        # Sectors of a member universe: the members' returns averaged (signals/aggregates.py), continuing
+        # each aggregate's stored index; the rows join the traded ones so every later stage reads sectors alike.
+        aggregates = sector_aggregates(traded, constituents, previous=run.previous, start=run.start)
+        return {TOTAL_RETURNS: pl.concat([traded, aggregates.select(TOTAL_RETURN_COLUMNS)], how="vertical_relaxed")}
 
     outcome = run_incremental(warehouse.get(), outputs=[TOTAL_RETURNS], inputs=TOTAL_RETURN_INPUTS,
                               state=Input(TOTAL_RETURNS, rows=1), compute=compute, context=context)
@@ -253,8 +247,11 @@ def relative_rotation_asset(context: dg.AssetExecutionContext, market_data: Mark
     """RRG-style RS-Ratio, RS-Momentum, quadrant, velocity and heading of each sector, daily and weekly."""
     universe = market_data.universe()
 
+    tickers = [universe.benchmark.ticker, *(s.ticker for s in universe.sectors)]
+
     def compute(run: Run) -> dict[str, pl.LazyFrame]:
-        prices = run.inputs[TOTAL_RETURNS]
+        # sectors against the benchmark (members have their own asset, signals/member_rotation)
+        prices = run.inputs[TOTAL_RETURNS].filter(pl.col("ticker").is_in(tickers))
         rotation = relative_rotation(prices, benchmark=universe.benchmark.ticker)
         last = prices.select(pl.col("date").max()).collect().item()
         # A weekly row dated before its week's last session is provisional (it moves when the week goes on):
@@ -269,3 +266,45 @@ def relative_rotation_asset(context: dg.AssetExecutionContext, market_data: Mark
 
 SIGNAL_ASSETS = [total_returns, features, sector_rankings, sentiment, alerts, macro_regime_asset, sector_rotation_index_asset,
                  relative_rotation_asset]
+
+
+MEMBER_RANKINGS = "signals.member_rankings"
+MEMBER_ROTATION = "signals.member_rotation"
+MEMBER_RANKING_INPUTS = [Input(FEATURES)]
+MEMBER_ROTATION_INPUTS = [Input(TOTAL_RETURNS, rows=rotation_lookback_sessions())]
+
+
+@incremental_asset(MEMBER_RANKINGS, inputs=MEMBER_RANKING_INPUTS)
+def member_rankings(context: dg.AssetExecutionContext, config: RankingWeights, market_data: MarketDataResource,
+                    warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Every member stock ranked by the composite score, across the universe and within its sector."""
+    members = market_data.universe().members_frame()
+    outcome = run_incremental(
+        warehouse.get(), outputs=[MEMBER_RANKINGS], inputs=MEMBER_RANKING_INPUTS, state=None, context=context,
+        compute=lambda run: {MEMBER_RANKINGS: rank_members(run.inputs[FEATURES], members, config=config.to_config())})
+    frame = outcome.frames.get(MEMBER_RANKINGS)
+    return dg.MaterializeResult(metadata=outcome_metadata(
+        context, outcome, MEMBER_RANKINGS, preview=frame.sort("date", "rank", nulls_last=True) if frame is not None
+        else None))
+
+
+@incremental_asset(MEMBER_ROTATION, inputs=MEMBER_ROTATION_INPUTS)
+def member_rotation_asset(context: dg.AssetExecutionContext, market_data: MarketDataResource,
+                          warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """RRG-style rotation of every member against the benchmark and against its own sector, daily and weekly."""
+    universe = market_data.universe()
+    members = universe.members_frame()
+
+    def compute(run: Run) -> dict[str, pl.LazyFrame]:
+        prices = run.inputs[TOTAL_RETURNS]
+        rotation = member_rotation(prices, members, benchmark=universe.benchmark.ticker)
+        last = prices.select(pl.col("date").max()).collect().item()
+        week_ends = week_end_sessions(run.start, last + dt.timedelta(days=1), universe.calendar) if last else []
+        return {MEMBER_ROTATION: rotation.filter((pl.col("frequency") == "daily") | pl.col("date").is_in(week_ends))}
+
+    outcome = run_incremental(warehouse.get(), outputs=[MEMBER_ROTATION], inputs=MEMBER_ROTATION_INPUTS, state=None,
+                              compute=compute, context=context)
+    return dg.MaterializeResult(metadata=outcome_metadata(context, outcome, MEMBER_ROTATION))
+
+
+MEMBER_ASSETS = [member_rankings, member_rotation_asset]

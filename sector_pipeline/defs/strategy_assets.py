@@ -9,7 +9,6 @@ rows except on the first session of a month, when the model is refitted on its w
 """
 
 import datetime as dt
-from typing import Optional
 
 import dagster as dg
 import polars as pl
@@ -26,12 +25,12 @@ from sector_pipeline.defs.incremental import (
 from sector_pipeline.defs.metadata import markdown_table
 from sector_pipeline.defs.partitions import single_run
 from sector_pipeline.defs.resources import MarketDataResource, WarehouseResource
+from sector_pipeline.defs.run_config import run_config_class
 from sector_pipeline.strategy.allocation import ALLOCATION_COLUMNS, weight_violations
 from sector_pipeline.strategy.allocation import allocations as build_allocations
 from sector_pipeline.strategy.backtest import run_backtest
 from sector_pipeline.strategy.config import (
     BOOKS,
-    MODEL_FEATURES,
     AllocationConfig,
     BacktestConfig,
     ModelConfig,
@@ -49,51 +48,15 @@ def key(name: str) -> dg.AssetKey:
     return dg.AssetKey([GROUP, name])
 
 
-class PredictionSettings(dg.Config):
-    """Walk-forward model: horizon (also the embargo), retraining period, Ridge penalty, training window."""
-
-    horizon_sessions: int = 20
-    retrain: str = "monthly"
-    ridge_penalty: float = 0.1
-    min_training_dates: int = 252
-    training_dates: Optional[int] = None
-    features: list[str] = list(MODEL_FEATURES)
-
-    def to_config(self) -> ModelConfig:
-        return ModelConfig(horizon=self.horizon_sessions, retrain=self.retrain, ridge_penalty=self.ridge_penalty,
-                           min_training_dates=self.min_training_dates, training_dates=self.training_dates,
-                           features=tuple(self.features))
-
-
-class AllocationSettings(dg.Config):
-    """Seed 000 allocation rule (risk tolerance, rebalance frequency, step, cap, floor) and the momentum book."""
-
-    risk_tolerance: str = "medium"
-    rebalance: str = "weekly"
-    step: float = 0.05
-    floor: float = 0.01
-    cap_low: float = 0.20
-    cap_medium: float = 0.20
-    cap_high: float = 0.30
-    middle_decay: float = 0.025
-    momentum_top_n: int = 3
-    momentum_rebalance: str = "monthly"
-
-    def to_config(self, calendar: str) -> AllocationConfig:
-        return AllocationConfig(
-            risk_tolerance=self.risk_tolerance, rebalance=self.rebalance, step=self.step, floor=self.floor,
-            caps={"low": self.cap_low, "medium": self.cap_medium, "high": self.cap_high},
-            middle_decay=self.middle_decay, momentum_top_n=self.momentum_top_n,
-            momentum_rebalance=self.momentum_rebalance, calendar=calendar)
-
-
-class BacktestSettings(dg.Config):
-    """Transaction costs of the backtest, in basis points of turnover."""
-
-    cost_bps: float = 5.0
-
-    def to_config(self) -> BacktestConfig:
-        return BacktestConfig(cost_bps=self.cost_bps)
+PredictionSettings = run_config_class(
+    ModelConfig, name="PredictionSettings",
+    description="Walk-forward model: horizon (also the embargo), retraining period, Ridge penalty, training window.")
+AllocationSettings = run_config_class(
+    AllocationConfig, name="AllocationSettings", fixed=("momentum_column", "calendar"),
+    key_names={"caps": lambda tolerance: f"cap_{tolerance}"},
+    description="Seed 000 allocation rule (risk tolerance, rebalance, step, caps, floor) and the momentum book.")
+BacktestSettings = run_config_class(
+    BacktestConfig, name="BacktestSettings", description="Transaction costs of the backtest, in basis points.")
 
 
 PREDICTIONS = "strategy.predictions"
@@ -234,7 +197,7 @@ def allocations(context: dg.AssetExecutionContext, config: AllocationSettings, m
                 warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Target weights per rebalance: seed 000's rule on the model and on the composite, top-3 momentum, equal weight."""
     universe = market_data.universe()
-    allocation_config = config.to_config(universe.calendar)
+    allocation_config = config.to_config(calendar=universe.calendar)
 
     def compute(run: Run) -> dict[str, pl.DataFrame]:
         return {ALLOCATIONS: build_allocations(run.inputs[PREDICTIONS], run.inputs[RANKINGS], run.inputs[FEATURES],

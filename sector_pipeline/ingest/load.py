@@ -29,6 +29,7 @@ from sector_pipeline.sources.base import (
     split_by_provider,
 )
 from sector_pipeline.universe import Universe
+from sector_pipeline.vocabulary import DIMENSIONS
 
 logger = logging.getLogger(__name__)
 
@@ -144,25 +145,26 @@ def validate_macro_window(raw: pl.DataFrame, universe: Universe, window: Window,
 
 
 UNIVERSE_MEMBERSHIP_SCHEMA = {
-    "date": pl.Date(), "ticker": pl.String(), "name": pl.String(), "role": pl.String(),
+    "date": pl.Date(), "ticker": pl.String(), "name": pl.String(), "role": pl.String(), "sector": pl.String(),
     "cycle": pl.Float64(), "rates": pl.Float64(), "inflation": pl.Float64(), "risk": pl.Float64(),
     "universe": pl.String(),
 }
 
 
 def universe_membership(universe: Universe, window: Window) -> pl.DataFrame:
-    """Point-in-time membership: one row per session and instrument already trading (benchmark and sectors).
+    """Point-in-time membership: one row per session and instrument already trading.
 
-    Sector rows carry the four sentiment characteristics, so marts and BI tools can label and explain
-    sectors as of each date without the universe file.
+    Roles: the benchmark, every sector (an aggregate sector of a member universe included, from its first
+    member's inception), and member stocks with the sector they belong to. Sector and member rows carry the
+    four sentiment characteristics, so marts and BI tools can label and explain them as of each date without
+    the universe file.
     """
-    chars = {s.ticker: s for s in universe.sectors}
+    entries = [(universe.benchmark, "benchmark", None), *((s, "sector", None) for s in universe.sectors),
+               *((m, "member", m.sector) for m in universe.members)]
     rows = [
-        {"date": day, "ticker": item.ticker, "name": item.name,
-         "role": "sector" if item.ticker in chars else "benchmark",
-         **{d: getattr(chars[item.ticker], d) if item.ticker in chars else None
-            for d in ("cycle", "rates", "inflation", "risk")},
+        {"date": day, "ticker": item.ticker, "name": item.name, "role": role, "sector": sector,
+         **{d: (getattr(item, d) if role != "benchmark" else None) for d in DIMENSIONS},
          "universe": universe.name}
-        for day in window.sessions for item in universe.instruments if day >= item.inception
+        for day in window.sessions for item, role, sector in entries if day >= item.inception
     ]
     return pl.DataFrame(rows, schema=UNIVERSE_MEMBERSHIP_SCHEMA)

@@ -7,6 +7,7 @@ Reasons come from pandera's failure cases of the validated models, so every rule
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import pandera.polars as pa
@@ -23,6 +24,15 @@ from sector_pipeline.ingest.schemas import (
 from sector_pipeline.universe import Instrument, MacroSeries
 
 _ROW_INDEX = "__row"
+
+
+@dataclass(frozen=True)
+class PriceRules:
+    """Tunable validation rules of prices."""
+
+    # Largest plausible close-to-close move of an ETF in one session (fraction); real sector SPDRs peaked at
+    # 0.17 in 1999-2019 (XLF, 2008). A larger move needs a [[known_moves]] entry in the universe file.
+    max_abs_one_day_move: float = 0.25
 PRICE_COLUMNS = list(ValidatedPrices.to_schema().columns)
 MACRO_COLUMNS = list(ValidatedMacro.to_schema().columns)
 QUARANTINE_SCHEMA = {"date": pl.Date(), "dataset": pl.String(), "ticker": pl.String(), "reason": pl.String(),

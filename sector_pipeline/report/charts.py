@@ -1,6 +1,7 @@
-"""The report's other pictures: sentiment gauges with their ±0.3 bands, and the relative rotation graph.
+"""The report's other pictures: sentiment gauges with their ±0.3 bands, the relative rotation graph, and the
+backtest's equity and drawdown curves.
 
-Pure functions, frames in, PNG bytes out; no Dagster.
+Pure functions, frames in, PNG bytes out; no Dagster. matplotlib is imported when a picture is drawn.
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ import textwrap
 
 import numpy as np
 import polars as pl
-from matplotlib import patheffects
-from matplotlib.patches import Rectangle
 
 from sector_pipeline.report.figures import (
     MISSING_FACE,
@@ -43,6 +42,8 @@ def _reading(score: float | None) -> str:
 
 def render_sentiment_gauges(sentiment: pl.DataFrame, *, date: dt.date, source: str | None) -> bytes:
     """One bullet gauge per dimension: the -1..+1 scale with the ±0.3 bands, the score, its reading."""
+    from matplotlib.patches import Rectangle
+
     rows = {r["dimension"]: r for r in sentiment.filter(pl.col("date") == date).iter_rows(named=True)}
     figure = new_figure(11.0, 1.25 + 0.9 * len(DIMENSIONS))
     add_title(figure, f"Sentiment gauges - {date.isoformat()}",
@@ -104,6 +105,9 @@ def render_rotation_graph(tails: pl.DataFrame, *, date: dt.date, frequency: str 
 
     `tails`: rows of marts.relative_rotation (date, ticker, sector, rs_ratio, rs_momentum), a few per sector.
     """
+    from matplotlib import patheffects
+    from matplotlib.patches import Rectangle
+
     valid = tails.filter(pl.col("rs_ratio").is_not_null() & pl.col("rs_momentum").is_not_null()).sort("ticker",
                                                                                                        "date")
     tickers = sorted(tails.get_column("ticker").unique().to_list())
@@ -164,4 +168,25 @@ def render_rotation_graph(tails: pl.DataFrame, *, date: dt.date, frequency: str 
                     ha="left", va="bottom", fontsize=8.5, style="italic", color="#555555")
     figure.text(7.8 / width, 0.75 / height, "clockwise: leading > weakening > lagging > improving",
                 ha="left", va="top", fontsize=8, color="#555555")
+    return png_bytes(figure)
+
+
+def render_equity_drawdown(curves: pl.DataFrame, *, date: dt.date, source: str | None) -> bytes:
+    """Equity (log scale) and drawdown of every book and the benchmark from the backtest start to `date`.
+
+    `curves`: marts.backtest rows (date, book, equity, drawdown_pct).
+    """
+    from sector_pipeline.strategy.plots import draw_equity_drawdown
+
+    if curves.is_empty():   # a publication without a backtest yet: the picture says so
+        curves = pl.DataFrame(schema={"date": pl.Date, "book": pl.String, "equity": pl.Float64,
+                                      "drawdown_pct": pl.Float64})
+    figure = new_figure(11.0, 6.2)
+    first = min(curves.get_column("date").to_list(), default=None)
+    add_title(figure, f"Backtest: equity and drawdown - {date.isoformat()}",
+              "marts.backtest: every book starts at 1.0 on the same session; decisions trade at the next close, "
+              "costs included" + (f"; from {first.isoformat()}" if first else ""), source)
+    width, height = figure.get_size_inches()
+    draw_equity_drawdown(figure, [1.0 / width, 0.45 / height, (width - 1.3) / width, (height - 1.55) / height],
+                         curves)
     return png_bytes(figure)

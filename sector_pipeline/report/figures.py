@@ -7,12 +7,13 @@ display, safe to call from a Dagster step or a thread.
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import TwoSlopeNorm
-from matplotlib.figure import Figure
-from PIL import Image  # a dependency of matplotlib itself
+
+if TYPE_CHECKING:  # imported where a figure is made: importing this module does not load matplotlib
+    from matplotlib.colors import TwoSlopeNorm
+    from matplotlib.figure import Figure
 
 DPI = 90
 MAX_PNG_BYTES = 150_000
@@ -22,6 +23,9 @@ SYNTHETIC_RED = "#b00020"
 
 
 def new_figure(width_in: float, height_in: float, *, layout: str | None = None) -> Figure:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(width_in, height_in), dpi=DPI, layout=layout)
     FigureCanvasAgg(figure)
     return figure
@@ -34,6 +38,8 @@ def png_bytes(figure: Figure, *, dpi: int = DPI, max_bytes: int = MAX_PNG_BYTES)
     smaller; the only visible cost is slight banding inside colour bars), so a picture embedded in Dagster
     metadata stays small whatever the data.
     """
+    from PIL import Image  # a dependency of matplotlib itself
+
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None}, facecolor="white")
     if buffer.tell() <= max_bytes:
@@ -88,6 +94,8 @@ def symmetric_limit(values: np.ndarray, center: float = 0.0, *, quantile: float 
 
 def centered_norm(values: np.ndarray, center: float = 0.0, *, quantile: float = 1.0) -> TwoSlopeNorm:
     """A diverging norm with `center` in the middle and symmetric limits: vmin - center = -(vmax - center)."""
+    from matplotlib.colors import TwoSlopeNorm
+
     half = symmetric_limit(values, center, quantile=quantile)
     return TwoSlopeNorm(vcenter=center, vmin=center - half, vmax=center + half)
 

@@ -8,21 +8,18 @@ Each picture is built in two steps that are tested separately:
 Colour scales (see docs/report.md): diverging maps centred on zero with symmetric limits (vmin = -vmax);
 the SRI total is centred on 200, the neutral middle of its 0-400 scale; ranks use a sequential map;
 sentiment uses the fixed range -1..+1. Missing values (warming up, not ranked) are hatched light grey.
+matplotlib is imported inside the functions that need it, so importing this module (the Dagster definitions
+do) costs nothing until a picture is drawn.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import TYPE_CHECKING, Literal, Sequence
 
-import matplotlib
 import numpy as np
 import polars as pl
-from matplotlib.cm import ScalarMappable
-from matplotlib.colors import Colormap, Normalize, TwoSlopeNorm
-from matplotlib.figure import Figure
-from matplotlib.patches import Patch, Rectangle
 
 from sector_pipeline.report.figures import (
     MISSING_FACE,
@@ -34,6 +31,10 @@ from sector_pipeline.report.figures import (
     text_color,
 )
 from sector_pipeline.report.marts import DIMENSION_LABELS, DIMENSIONS
+
+if TYPE_CHECKING:  # matplotlib is imported by the drawing functions only: loading the definitions stays light
+    from matplotlib.colors import Colormap, Normalize, TwoSlopeNorm
+    from matplotlib.figure import Figure
 
 RETURN_WINDOWS = ("1D", "5D", "20D", "60D", "126D", "YTD", "252D")
 DIVERGING_CMAP = "RdYlGn"   # red = negative, green = positive: the finance convention; values are printed too
@@ -197,6 +198,8 @@ def returns_norms(matrix: HeatmapMatrix, *, scale: Literal["per_window", "shared
 
 def score_norm(matrix: HeatmapMatrix, spec: ScoreHeatmap) -> Normalize:
     """Diverging: centred on spec.center with symmetric limits covering 98 % of cells; sequential: data range."""
+    from matplotlib.colors import Normalize
+
     if spec.kind == "sequential":
         finite = matrix.values[np.isfinite(matrix.values)]
         low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
@@ -206,24 +209,37 @@ def score_norm(matrix: HeatmapMatrix, spec: ScoreHeatmap) -> Normalize:
 
 def sentiment_norm() -> TwoSlopeNorm:
     """The fixed sentiment scale: -1 .. 0 .. +1, so colours mean the same on every date."""
+    from matplotlib.colors import TwoSlopeNorm
+
     return TwoSlopeNorm(vcenter=0.0, vmin=-SENTIMENT_NORM_LIMIT, vmax=SENTIMENT_NORM_LIMIT)
 
 
 def _cmap(name: str) -> Colormap:
+    import matplotlib
+
     return matplotlib.colormaps[name]
+
+
+def cell_colours(values: np.ndarray, norms: Sequence[Normalize], cmap_name: str) -> np.ndarray:
+    """RGBA of every cell (rows x columns x 4) on its column's norm; missing cells fully transparent."""
+    return _rgba(values, norms, _cmap(cmap_name))
 
 
 def _rgba(values: np.ndarray, norms: Sequence[Normalize], cmap: Colormap) -> np.ndarray:
     """Cell colours column by column; missing cells fully transparent so the hatched background shows."""
     rgba = np.zeros((*values.shape, 4))
-    for j, norm in enumerate(norms):
-        column = values[:, j]
-        rgba[:, j] = cmap(norm(np.ma.masked_invalid(column)))
+    if values.size and all(norm is norms[0] for norm in norms):   # one scale: colour the matrix at once
+        rgba[:] = cmap(norms[0](np.ma.masked_invalid(values)))
+    else:
+        for j, norm in enumerate(norms):
+            rgba[:, j] = cmap(norm(np.ma.masked_invalid(values[:, j])))
     rgba[np.isnan(values)] = 0.0
     return rgba
 
 
 def _draw_cells(ax, rgba: np.ndarray, *, grid_width: float) -> None:
+    from matplotlib.patches import Rectangle
+
     n_rows, n_cols = rgba.shape[:2]
     ax.set_label("heatmap")
     if n_rows == 0 or n_cols == 0:
@@ -239,15 +255,16 @@ def _draw_cells(ax, rgba: np.ndarray, *, grid_width: float) -> None:
     ax.set_xlim(-0.5, n_cols - 0.5)
     ax.set_ylim(n_rows - 0.5, -0.5)
     if grid_width:
-        ax.set_xticks(np.arange(-0.5, n_cols, 1), minor=True)
-        ax.set_yticks(np.arange(-0.5, n_rows, 1), minor=True)
-        ax.grid(which="minor", color="white", linewidth=grid_width)
-        ax.tick_params(which="minor", length=0)
+        # two line collections: minor ticks would make one Tick artist (two lines, a label) per cell edge
+        ax.hlines(np.arange(0.5, n_rows - 1), -0.5, n_cols - 0.5, colors="white", linewidth=grid_width, zorder=2)
+        ax.vlines(np.arange(0.5, n_cols - 1), -0.5, n_rows - 0.5, colors="white", linewidth=grid_width, zorder=2)
     for spine in ax.spines.values():
         spine.set_visible(False)
 
 
 def _missing_legend(figure, x: float, y: float) -> None:
+    from matplotlib.patches import Patch
+
     figure.legend(handles=[Patch(facecolor=MISSING_FACE, edgecolor=MISSING_HATCH_COLOR, hatch="///",
                                  label=MISSING_LABEL)],
                   loc="lower left", bbox_to_anchor=(x, y), frameon=False, fontsize=8.5, handlelength=2.2,
@@ -264,13 +281,22 @@ def _date_label(day: object) -> str:
     return day.strftime("%Y-%m-%d") if isinstance(day, (dt.date, dt.datetime)) else str(day)
 
 
+def _row_labels(ax, labels: Sequence[str], *, fontsize: float) -> None:
+    """Row labels left of the cells, as plain texts: a tick per row would add two lines and a label artist each."""
+    ax.set_yticks([])
+    for i, label in enumerate(labels):
+        ax.annotate(label, xy=(0, i), xycoords=("axes fraction", "data"), xytext=(-5, 0),
+                    textcoords="offset points", ha="right", va="center", fontsize=fontsize, annotation_clip=False)
+
+
 def _date_ticks(ax, columns: Sequence[object], *, every: int) -> None:
     """Label every `every`-th session counted back from the last one, so the pictured date is labelled."""
     n = len(columns)
-    positions = list(range(n - 1, -1, -every))[::-1]
-    ax.set_xticks(positions)
-    ax.set_xticklabels([_date_label(columns[i]) for i in positions], rotation=45, ha="right",
-                       rotation_mode="anchor", fontsize=8)
+    ax.set_xticks([])
+    for i in list(range(n - 1, -1, -every))[::-1]:
+        ax.annotate(_date_label(columns[i]), xy=(i, 0), xycoords=("data", "axes fraction"), xytext=(0, -4),
+                    textcoords="offset points", rotation=45, ha="right", va="top", rotation_mode="anchor",
+                    fontsize=8, annotation_clip=False)
 
 
 def _latest_values(ax, matrix: HeatmapMatrix, date: dt.date, value_format: str) -> None:
@@ -299,6 +325,9 @@ def format_value(value_format: str, value: float) -> str:
 def draw_returns_heatmap(matrix: HeatmapMatrix, *, date: dt.date, source: str | None,
                          scale: Literal["per_window", "shared"] = "per_window") -> Figure:
     """Sector x window returns of one date, value in % in each cell, sectors sorted by 20D."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
     width = 9.8
     figure = new_figure(width, 2.0 + 0.42 * max(len(matrix.rows), 3))
     add_title(figure, f"Sector returns by window - {date.isoformat()}",
@@ -309,17 +338,17 @@ def draw_returns_heatmap(matrix: HeatmapMatrix, *, date: dt.date, source: str | 
     cmap = _cmap(DIVERGING_CMAP)
     rgba = _rgba(matrix.values, norms, cmap)
     _draw_cells(ax, rgba, grid_width=1.5)
-    ax.xaxis.tick_top()
     if scale == "per_window":
         headers = [f"{c}\n±{n.vmax:.1f}%" if np.isfinite(matrix.values[:, j]).any() else f"{c}\nn/a"
                    for j, (c, n) in enumerate(zip(matrix.columns, norms, strict=True))]
     else:
         headers = list(matrix.columns)
-    ax.set_xticks(range(len(matrix.columns)))
-    ax.set_xticklabels(headers, fontsize=9.5, fontweight="bold")
-    ax.set_yticks(range(len(matrix.rows)))
-    ax.set_yticklabels(matrix.row_labels, fontsize=9.5)
-    ax.tick_params(which="major", length=0)
+    ax.set_xticks([])
+    for j, header in enumerate(headers):
+        ax.annotate(header, xy=(j, 1), xycoords=("data", "axes fraction"), xytext=(0, 4),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=9.5, fontweight="bold",
+                    annotation_clip=False)
+    _row_labels(ax, matrix.row_labels, fontsize=9.5)
     for i in range(len(matrix.rows)):
         for j in range(len(matrix.columns)):
             v = matrix.values[i, j]
@@ -345,6 +374,8 @@ def draw_returns_heatmap(matrix: HeatmapMatrix, *, date: dt.date, source: str | 
 def draw_scores_heatmap(matrix: HeatmapMatrix, spec: ScoreHeatmap, *, date: dt.date,
                         source: str | None) -> Figure:
     """Sector x date heatmap of one score over the last sessions; the latest value printed at the right."""
+    from matplotlib.cm import ScalarMappable
+
     n_rows, n_cols = matrix.values.shape
     width = 12.0
     figure = new_figure(width, 2.25 + 0.36 * max(n_rows, 3))
@@ -377,11 +408,11 @@ def draw_scores_heatmap(matrix: HeatmapMatrix, spec: ScoreHeatmap, *, date: dt.d
 def _draw_date_grid(ax, matrix: HeatmapMatrix, rgba: np.ndarray, *, date: dt.date, grid_width: float,
                     label_size: float, tick_every: int, value_format: str) -> None:
     """Cells of a row x date heatmap, row labels, date ticks, a box around the latest column and its values."""
+    from matplotlib.patches import Rectangle
+
     n_rows, n_cols = matrix.values.shape
     _draw_cells(ax, rgba, grid_width=grid_width)
-    ax.set_yticks(range(n_rows))
-    ax.set_yticklabels(matrix.row_labels, fontsize=label_size)
-    ax.tick_params(which="major", length=0)
+    _row_labels(ax, matrix.row_labels, fontsize=label_size)
     _date_ticks(ax, matrix.columns, every=tick_every)
     if n_cols:
         ax.add_patch(Rectangle((n_cols - 1.5, -0.5), 1, n_rows, fill=False, edgecolor="black", linewidth=1.2,
@@ -391,6 +422,8 @@ def _draw_date_grid(ax, matrix: HeatmapMatrix, rgba: np.ndarray, *, date: dt.dat
 
 def draw_sentiment_heatmap(matrix: HeatmapMatrix, *, date: dt.date, source: str | None) -> Figure:
     """Dimension x date sentiment on the fixed -1..+1 scale; the ±0.3 bands are marked on the colour bar."""
+    from matplotlib.cm import ScalarMappable
+
     n_rows, n_cols = matrix.values.shape
     width = 12.0
     figure = new_figure(width, 3.9)

@@ -1,4 +1,5 @@
-"""The self-contained HTML report of one date: pictures inline (base64 PNG), inline CSS, nothing external.
+"""The self-contained HTML report of one date: pictures inline (base64 PNG), interactive charts as inline SVG with
+one inline script (interactive.py), inline CSS, nothing external.
 
 Every text that comes from data (sector names, alert messages, readings, paths) goes through `esc`.
 """
@@ -15,10 +16,10 @@ from typing import Callable, Sequence
 
 import polars as pl
 
-from sector_pipeline.report import marts
+from sector_pipeline.report import interactive, marts
 from sector_pipeline.report.figures import is_synthetic, source_text
 from sector_pipeline.report.marts import Queryable
-from sector_pipeline.report.pictures import CHARTS, HEATMAPS, Picture, render_picture
+from sector_pipeline.report.pictures import CHARTS, HEATMAPS, HeatmapView, Picture, heatmap_view, render_picture
 
 RECENT_SESSIONS = 20
 TOP_N = 3
@@ -42,6 +43,24 @@ class ReportInputs:
     recent_from: dt.date
     sectors: pl.DataFrame
     pictures: dict[str, Picture] = field(default_factory=dict)
+    heatmaps: dict[str, HeatmapView] = field(default_factory=dict)   # the interactive versions' data
+    rotation_history: pl.DataFrame | None = None                     # the rotation explorer's points
+    rotation_frequency: str = "weekly"
+    strategy: StrategyInputs | None = None
+
+
+@dataclass(frozen=True)
+class StrategyInputs:
+    """The strategy section: each book's performance to date, latest weights, and the signals' skill."""
+
+    performance: pl.DataFrame   # marts.strategy_performance as of the date, one row per book
+    weights: pl.DataFrame       # each book's last decision on or before the date (marts.allocations)
+    skill: pl.DataFrame         # each signal's latest marts.skill row
+
+
+def collect_strategy(db: Queryable, date: dt.date) -> StrategyInputs:
+    return StrategyInputs(performance=marts.performance_on(db, date), weights=marts.latest_allocations(db, date),
+                          skill=marts.skill_on(db, date))
 
 
 def collect(db: Queryable, date: dt.date, *, database: str = "", recent_sessions: int = RECENT_SESSIONS,
@@ -51,8 +70,9 @@ def collect(db: Queryable, date: dt.date, *, database: str = "", recent_sessions
     overview = marts.market_overview_on(db, date).row(0, named=True)
     days = marts.sessions_up_to(db, date, recent_sessions + 1)
     recent_from = days[0]
-    pictures = {name: render_picture(name, db, date, rotation_frequency=rotation_frequency)
-                for name in (*HEATMAPS, *CHARTS)}
+    views = {name: heatmap_view(name, db, date) for name in HEATMAPS}
+    pictures = {name: view.render() for name, view in views.items()}
+    pictures.update({name: render_picture(name, db, date, rotation_frequency=rotation_frequency) for name in CHARTS})
     return ReportInputs(
         date=date,
         source=overview.get("source"),
@@ -64,6 +84,11 @@ def collect(db: Queryable, date: dt.date, *, database: str = "", recent_sessions
         recent_from=recent_from,
         sectors=marts.sector_table_on(db, date),
         pictures=pictures,
+        heatmaps=views,
+        rotation_history=marts.rotation_history(db, date, frequency=rotation_frequency,
+                                                points=interactive.RRG_POINTS),
+        rotation_frequency=rotation_frequency,
+        strategy=collect_strategy(db, date),
     )
 
 
@@ -98,6 +123,18 @@ def _figure(picture: Picture, caption: str) -> str:
             f"<figcaption>{esc(caption)}</figcaption></figure>")
 
 
+def _static(picture: Picture) -> str:
+    """The PNG of an interactive chart, folded: the same picture as on the Dagster asset, for printing or mail."""
+    return (f"<details><summary>Static picture (PNG, as on the Dagster asset)</summary>"
+            f'<img src="{picture.data_uri()}" alt="{esc(picture.title)} {esc(picture.date)}"></details>')
+
+
+def _interactive_heatmap(view: HeatmapView, picture: Picture, caption: str) -> str:
+    return (f'<figure class="interactive"><div class="chart-title">{esc(view.title)}: {esc(view.date)}</div>'
+            f"{interactive.heatmap_svg(view)}"
+            f"<figcaption>{esc(caption)} Hover a cell for its value.</figcaption>{_static(picture)}</figure>")
+
+
 ALERT_COLUMNS = [
     ("date", "date", None),
     ("tier", "tier", None),
@@ -117,6 +154,28 @@ SECTOR_COLUMNS = [
     ("sri_rank", "SRI rank", _num("{:.0f}")),
     ("rs_ratio", "RS-Ratio", _num("{:.2f}")),
     ("rs_momentum", "RS-Momentum", _num("{:.2f}")),
+]
+PERFORMANCE_COLUMNS = [
+    ("book", "book", None),
+    ("total_return_pct", "total return", _num("{:+.1f} %")),
+    ("cagr_pct", "CAGR", _num("{:+.1f} %")),
+    ("annualised_volatility_pct", "volatility", _num("{:.1f} %")),
+    ("sharpe", "Sharpe", _num("{:+.2f}")),
+    ("max_drawdown_pct", "max drawdown", _num("{:.1f} %")),
+    ("average_annual_turnover", "turnover / year", _num("{:.2f}")),
+    ("total_cost_pct", "costs", _num("{:.2f} %")),
+    ("hit_rate_vs_benchmark", "sessions beating SPY", _num("{:.0%}")),
+]
+SKILL_COLUMNS = [
+    ("signal", "signal", lambda v: {"model": "model (prediction_strength)", "momentum": "momentum baseline",
+                                    "composite": "composite baseline"}.get(v, v)),
+    ("ic_mean", "mean rank IC", _num("{:+.3f}")),
+    ("ic_t_stat_non_overlapping", "IC t-stat (non-overlapping)", _num("{:+.2f}")),
+    ("non_overlapping_dates", "non-overlapping periods", _num("{}")),
+    ("ic_t_stat", "IC t-stat (daily, overlapping)", _num("{:+.2f}")),
+    ("hit_rate_pooled", "hit rate", _num("{:.0%}")),
+    ("dates_evaluated", "dates evaluated", _num("{}")),
+    ("date", "as of", None),
 ]
 SENTIMENT_COLUMNS = [
     ("label", "dimension", None),
@@ -141,6 +200,12 @@ CAPTIONS = {
                         "green positive) and the ±0.6 extreme lines.",
     "rotation_graph": "RS-Ratio (x) against RS-Momentum (y), both centred on 100; tails show the last 5 points, "
                       "the big dot is the latest.",
+    "rotation_explorer": "RS-Ratio (x) against RS-Momentum (y), both centred on 100, on a window that holds every "
+                         "point of the year: move the slider (or press play) to see the rotation week by week; "
+                         "tails show the last 5 points, hover a dot for its values.",
+    "equity_drawdown": "Equity of each book from the same start (on a log scale once it spans more than a factor "
+                       "of 3) and its drawdown from the running peak, in %. Decisions at a close trade at the next "
+                       "close; costs included.",
 }
 
 CSS = """
@@ -166,7 +231,9 @@ figcaption{font-size:.85em;color:#444}
 .empty{color:#555;font-style:italic}
 .two{display:flex;flex-wrap:wrap;gap:24px}.two>div{flex:1 1 420px}
 footer{margin-top:2em;font-size:.8em;color:#666;border-top:1px solid #ddd;padding-top:.5em}
-"""
+.chart-title{font-weight:bold;margin:4px 0}details summary{cursor:pointer;color:#333;font-size:.9em}
+.skill-reading{border-left:4px solid #b26b00;background:#fff6e5;padding:6px 10px;margin:8px 0}
+""" + interactive.CSS
 
 
 def _pct(value: object) -> str:
@@ -187,6 +254,60 @@ def _cards(overview: dict[str, object]) -> str:
     return '<div class="cards">' + "".join(
         f'<div class="card"><div class="k">{esc(k)}</div><div class="v">{esc(v)}</div></div>' for k, v in items
     ) + "</div>"
+
+
+def _weights_table(weights: pl.DataFrame) -> str:
+    """Sectors x books: each book's latest target weight in %, its decision date in the header."""
+    if weights.is_empty():
+        return '<p class="empty">no allocation yet: the model trains after about a year of history</p>'
+    books = [b for b in marts.BOOKS if b in set(weights.get_column("book").to_list())]
+    decided = dict(weights.group_by("book").agg(pl.col("date").max()).iter_rows())
+    sectors = weights.select("ticker", "sector").unique(subset="ticker").sort("ticker")
+    by_cell = {(r["book"], r["ticker"]): r["weight"] for r in weights.iter_rows(named=True)}
+    head = "<th>ticker</th><th>sector</th>" + "".join(
+        f"<th>{esc(b)}<br><small>{esc(decided[b])}</small></th>" for b in books)
+    body = []
+    for ticker, sector in sectors.iter_rows():
+        cells = "".join(f'<td class="num">{esc(_num("{:.1%}")(by_cell.get((b, ticker))))}</td>' for b in books)
+        body.append(f'<tr><td class="">{esc(ticker)}</td><td class="">{esc(sector)}</td>{cells}</tr>')
+    return f'<table class="weights"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def _strategy_section(inputs: ReportInputs) -> list[str]:
+    strategy = inputs.strategy
+    parts = ["<h2>Strategy: predictions, allocations and backtest</h2>"]
+    if strategy is None or (strategy.skill.is_empty() and strategy.performance.is_empty()
+                            and strategy.weights.is_empty()):
+        return [*parts, '<p class="empty">no strategy output yet: the walk-forward model trains after about a '
+                        "year of history (strategy.min_training_dates), then the books and the backtest start</p>"]
+    model = strategy.skill.filter(pl.col("signal") == "model") if not strategy.skill.is_empty() else strategy.skill
+    periods = model.item(0, "non_overlapping_dates") if model.height else None
+    t_stat = model.item(0, "ic_t_stat_non_overlapping") if model.height else None
+    horizon = model.item(0, "horizon_sessions") if model.height else None
+    parts += [
+        "<h3>Out-of-sample skill of the model and its baselines</h3>",
+        (f'<p class="skill-reading"><b>Model skill:</b> {esc(marts.skill_reading(periods, t_stat))}.</p>'),
+        (f"<p>Rank IC: Spearman correlation across sectors between a signal and the sectors' forward "
+         f"{esc(horizon or 'h')}-session return relative to SPY, measured only on dates after the model was "
+         "trained. Daily ICs overlap (consecutive outcomes share most of their returns), so the t-stat of "
+         "non-overlapping periods is the honest one.</p>"),
+        _table(strategy.skill, SKILL_COLUMNS, css_class="skill", empty="no skill measured yet"),
+        "<h3>Equity and drawdown</h3>",
+    ]
+    if "equity_drawdown" in inputs.pictures:
+        parts.append(_figure(inputs.pictures["equity_drawdown"], CAPTIONS["equity_drawdown"]))
+    as_of = strategy.performance.item(0, "date") if strategy.performance.height else None
+    parts += [
+        f"<h3>Performance from the start to {esc(as_of or inputs.date)}</h3>",
+        _table(strategy.performance, PERFORMANCE_COLUMNS, css_class="performance", empty="no backtest yet"),
+        "<h3>Current weights per book</h3>",
+        ("<p>Target weights of each book's latest decision (the header gives its date): <b>model</b> and "
+         "<b>composite</b> follow seed 000's rule (top third +5 points up to the cap, bottom third -5 points "
+         "down to 1 %, middle toward equal weight), <b>momentum_top3</b> holds the top 3 by 60-session "
+         "momentum, <b>equal_weight</b> 1/N.</p>"),
+        _weights_table(strategy.weights),
+    ]
+    return parts
 
 
 def render_html(inputs: ReportInputs, *, generated_at: dt.datetime | None = None) -> str:
@@ -244,15 +365,24 @@ def render_html(inputs: ReportInputs, *, generated_at: dt.datetime | None = None
         f"<h2>Recent alerts ({esc(inputs.recent_from.isoformat())} .. the session before {esc(d)})</h2>",
         _table(inputs.alerts_recent, ALERT_COLUMNS, css_class="alerts alerts-recent",
                row_class=lambda r: r["tier"], empty="no alert in the previous sessions"),
+        *_strategy_section(inputs),
         "<h2>Heatmaps</h2>",
-        *(_figure(p[name], CAPTIONS[name]) for name in HEATMAPS),
+        *(_interactive_heatmap(inputs.heatmaps[name], p[name], CAPTIONS[name]) if name in inputs.heatmaps
+          else _figure(p[name], CAPTIONS[name]) for name in HEATMAPS),
         "<h2>Relative rotation</h2>",
-        _figure(p["rotation_graph"], CAPTIONS["rotation_graph"]),
+        *(((f"<figure class=\"interactive\">"
+            f"{interactive.rotation_explorer(inputs.rotation_history, frequency=inputs.rotation_frequency)}"
+            f"<figcaption>{esc(CAPTIONS['rotation_explorer'])}</figcaption>{_static(p['rotation_graph'])}"
+            "</figure>"),) if inputs.rotation_history is not None
+          else (_figure(p["rotation_graph"], CAPTIONS["rotation_graph"]),)),
         "<footer>",
         (f"Generated {esc(generated)} by <code>python -m sector_pipeline.report</code>. "
          "Colour scales: diverging maps are centred on zero with symmetric limits (the SRI total on 200); "
          "hatched grey cells marked n/a have no value yet (warming up, not ranked). See docs/report.md."),
-        "</footer></body></html>",
+        "</footer>",
+        '<div id="tip" class="tip" hidden></div>',
+        f"<script>{interactive.SCRIPT}</script>",
+        "</body></html>",
     ]
     return "\n".join(part for part in parts if part)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Mapping, Protocol
+from typing import Callable, Mapping, Protocol
 
 import duckdb
 import polars as pl
@@ -20,9 +20,16 @@ from sector_pipeline.publish import PUBLISHED_DB
 # The session calendar of the marts: market_overview has one row per session (the benchmark's), whatever
 # is still warming up elsewhere.
 SESSIONS_TABLE = "marts.market_overview"
-DIMENSIONS = ("cycle", "rates", "inflation", "risk")
-DIMENSION_LABELS = {"cycle": "Economic cycle", "rates": "Interest rate expectations",
-                    "inflation": "Inflation expectations", "risk": "Risk appetite"}
+# marts.sentiment.dimension in seed-004 order: the same names as the columns of marts.sentiment_wide
+DIMENSIONS = ("economic_cycle", "interest_rates", "inflation", "risk_appetite")
+DIMENSION_LABELS = {"economic_cycle": "Economic cycle", "interest_rates": "Interest rate expectations",
+                    "inflation": "Inflation expectations", "risk_appetite": "Risk appetite"}
+BOOKS = ("model", "composite", "momentum_top3", "equal_weight", "benchmark")   # display order
+SIGNALS = ("model", "momentum", "composite")
+# A t-statistic counts as evidence of skill only with at least this many non-overlapping periods (a year of
+# 20-session periods); fewer is reported as too few to tell skill from luck.
+MIN_SKILL_PERIODS = 12
+SKILL_T_STAT = 2.0
 
 
 class ReportDataError(SectorPipelineError):
@@ -139,8 +146,7 @@ def sentiment_between(db: Queryable, first: dt.date, last: dt.date) -> pl.DataFr
     """marts.sentiment over [first, last]: date, dimension, label, score, band, interpretation, top_contributors."""
     return db.query("select date, dimension, label, score, band, interpretation, top_contributors "
                     "from marts.sentiment where date >= $first and date <= $last "
-                    "order by date, case dimension when 'cycle' then 1 when 'rates' then 2 when 'inflation' then 3 "
-                    "when 'risk' then 4 else 5 end, dimension",
+                    "order by date, dimension_order nulls last, dimension",
                     {"first": first, "last": last})
 
 
@@ -174,3 +180,61 @@ def rotation_tails(db: Queryable, date: dt.date, *, frequency: str = "weekly", p
         "  from marts.relative_rotation where frequency = $frequency and date <= $date"
         ") where age <= $points order by ticker, date",
         {"frequency": frequency, "date": date, "points": points})
+
+
+def rotation_history(db: Queryable, date: dt.date, *, frequency: str = "weekly", points: int = 52) -> pl.DataFrame:
+    """Every sector's last `points` rows of marts.relative_rotation up to `date` (the rotation explorer's data)."""
+    return rotation_tails(db, date, frequency=frequency, points=points)
+
+
+def _empty_unless(db: Queryable, table: str, frame: Callable[[], pl.DataFrame]) -> pl.DataFrame:
+    """A strategy mart's rows, or an empty frame for a publication made before the strategy marts existed."""
+    return frame() if has_table(db, table) else pl.DataFrame()
+
+
+def backtest_between(db: Queryable, first: dt.date, last: dt.date) -> pl.DataFrame:
+    """marts.backtest over [first, last]: date, book, equity, drawdown_pct."""
+    return _empty_unless(db, "marts.backtest", lambda: db.query(
+        "select date, book, equity, drawdown_pct from marts.backtest where date >= $first and date <= $last "
+        "order by book, date", {"first": first, "last": last}))
+
+
+def performance_on(db: Queryable, date: dt.date) -> pl.DataFrame:
+    """Each book's marts.strategy_performance row as of the latest date <= `date`, in BOOKS order."""
+    return _empty_unless(db, "marts.strategy_performance", lambda: db.query(
+        "select * from marts.strategy_performance "
+        "where date = (select max(date) from marts.strategy_performance where date <= $date) "
+        "order by list_position($books, book)", {"date": date, "books": list(BOOKS)}))
+
+
+def latest_allocations(db: Queryable, date: dt.date) -> pl.DataFrame:
+    """Each book's last decision on or before `date` (marts.allocations): decision date, sector, weight."""
+    return _empty_unless(db, "marts.allocations", lambda: db.query(
+        "select allocations.date, allocations.book, allocations.ticker, allocations.sector, allocations.weight, "
+        "allocations.previous_weight, allocations.rule_group from marts.allocations "
+        "inner join (select book, max(date) as date from marts.allocations where date <= $date group by book) "
+        "as last using (book, date) order by list_position($books, book), ticker",
+        {"date": date, "books": list(BOOKS)}))
+
+
+def skill_on(db: Queryable, date: dt.date) -> pl.DataFrame:
+    """Each signal's latest marts.skill row on or before `date` (model, momentum, composite)."""
+    return _empty_unless(db, "marts.skill", lambda: db.query(
+        "select * from marts.skill where date <= $date "
+        "qualify row_number() over (partition by signal order by date desc) = 1 "
+        "order by list_position($signals, signal)", {"date": date, "signals": list(SIGNALS)}))
+
+
+def skill_reading(periods: int | None, t_stat: float | None) -> str:
+    """One sentence on what the model's measured skill allows one to say (the report and the MCP answers)."""
+    if not periods:
+        return ("no out-of-sample skill measured yet: prediction_strength is an untested model output, not a "
+                "forecast")
+    if periods < MIN_SKILL_PERIODS or t_stat is None:
+        return (f"only {periods} non-overlapping period(s) evaluated (fewer than {MIN_SKILL_PERIODS}): too few "
+                "to tell skill from luck; treat prediction_strength as a hypothesis, not a forecast")
+    if t_stat < SKILL_T_STAT:
+        return (f"IC t-stat {t_stat:.2f} < {SKILL_T_STAT:g} over {periods} non-overlapping periods: not "
+                "distinguishable from no skill; treat prediction_strength as a hypothesis, not a forecast")
+    return (f"IC t-stat {t_stat:.2f} >= {SKILL_T_STAT:g} over {periods} non-overlapping periods: positive "
+            "out-of-sample rank skill so far (past skill, not a guarantee; compare with the momentum baseline)")

@@ -6,7 +6,7 @@ laggard groups, and the seed's rules applied to it fired 126 CRITICAL and HIGH a
 
 CRITICAL  extreme_reading    m > +extreme (0.6), or m < -extreme, on a dimension
 CRITICAL  flight_to_safety   risk m < flight_to_safety (-0.6) AND at least `defensive_leaders` (2) of the
-                             `leader_ranks` (3) best-ranked sectors are defensive (cycle characteristic < 0)
+                             leading sectors (the top third: 3 of 9 to 11, vocabulary.leader_count) are defensive (cycle characteristic < 0)
 HIGH      regime_change      d = m(t) - m(t - 20 sessions) beyond +-regime_change (0.4) AND m(t) beyond
                              +-regime_band (0.35) in the same direction: the change lands in a regime
 MEDIUM    rotation_velocity  rotation velocity above its trailing 90th percentile
@@ -41,6 +41,7 @@ import polars as pl
 
 from sector_pipeline.signals import windows
 from sector_pipeline.signals.config import AlertConfig
+from sector_pipeline.vocabulary import TIER_ORDER, leader_count_expr
 
 ALERT_SCHEMA = {
     "date": pl.Date(), "tier": pl.String(), "alert_type": pl.String(), "dimension": pl.String(),
@@ -57,7 +58,6 @@ CONDITION_SCHEMA = {
     "sessions_since_up": pl.Int32(),    # sessions since the last upward start (0 on that day); null: never
     "sessions_since_down": pl.Int32(),  # the same for downward starts
 }
-TIER_ORDER = {"CRITICAL": 0, "HIGH": 1, "MEDIUM": 2}
 _KEY = ["alert_type", "dimension"]
 
 
@@ -116,7 +116,8 @@ def _score_conditions(scores: pl.LazyFrame, rankings: pl.LazyFrame, characterist
     )
     defensive = characteristics.filter(pl.col("cycle") < 0).get_column("ticker").to_list()
     leaders = (
-        rankings.filter(pl.col("is_ranked") & (pl.col("rank") <= config.leader_ranks))
+        rankings.filter(pl.col("is_ranked"))
+        .filter(pl.col("rank") <= leader_count_expr(pl.len().over("date")))
         .group_by("date")
         .agg(defensive_leaders=pl.col("ticker").is_in(defensive).sum(),
              leaders=pl.col("ticker").sort_by("rank").str.join(", "))

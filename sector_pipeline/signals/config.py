@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-DIMENSIONS = ("cycle", "rates", "inflation", "risk")
+from sector_pipeline.vocabulary import DIMENSIONS  # noqa: F401  (re-exported: the stage modules import it here)
 
 # Columns of the features table (signals/features.py), one row per (date, ticker), benchmark included.
 FEATURE_COLUMNS = (
@@ -85,8 +85,8 @@ class AlertConfig:
     smoothing_sessions: int = 9
     extreme: float = 0.6            # CRITICAL: |mean score| above this (seed 004)
     flight_to_safety: float = -0.6  # CRITICAL: mean risk appetite below this (seed 004) ...
-    defensive_leaders: int = 2      # ... with at least this many defensive sectors among ...
-    leader_ranks: int = 3           # ... the best `leader_ranks` ranks (defensive: cycle characteristic < 0)
+    defensive_leaders: int = 2      # ... with at least this many defensive sectors among the leaders (the top
+    #                                   third, vocabulary.leader_count; defensive: cycle characteristic < 0)
     regime_change: float = 0.4      # HIGH: |mean(t) - mean(t - regime_change_sessions)| above this (seed 004) ...
     regime_change_sessions: int = 20
     # ... and the mean lands in a regime: beyond this band in the direction of the change. A move from +0.2 to

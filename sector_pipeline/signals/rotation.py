@@ -19,7 +19,7 @@ from __future__ import annotations
 import polars as pl
 
 from sector_pipeline.signals.config import RotationConfig
-from sector_pipeline.signals.windows import position_in, rolling_mean, rolling_std
+from sector_pipeline.signals.windows import exact_ratio, position_in, rolling_mean, rolling_std
 
 QUADRANTS = ("leading", "weakening", "lagging", "improving")
 FREQUENCIES = ("daily", "weekly")
@@ -147,3 +147,47 @@ def relative_rotation(
     daily = _rotation(relative_strength, config.daily_window, "daily")
     weekly = _rotation(_weekly(relative_strength), config.weekly_window, "weekly")
     return pl.concat([daily, weekly]).sort("frequency", "date", "ticker")
+
+
+# Columns of the member rotation table, one row per (frequency, date, ticker, against): a member of a stock-level
+# universe against the benchmark and against its own sector's series (its aggregate, or its fund).
+MEMBER_ROTATION_COLUMNS = (
+    "date", "ticker",
+    "against",          # 'benchmark' or 'sector'
+    "reference",        # the ticker the member is measured against (the benchmark, or its sector)
+    *ROTATION_COLUMNS[2:],
+)
+AGAINST = ("benchmark", "sector")  # in sort order: member_rotation concatenates its parts in this order
+
+
+def member_rotation(prices: pl.LazyFrame, members: pl.DataFrame, *, benchmark: str,
+                    config: RotationConfig = RotationConfig()) -> pl.LazyFrame:
+    """RS-Ratio / RS-Momentum of every member against the benchmark and against its sector, daily and weekly.
+
+    `prices`: date, ticker, total_return_price of the members, their sectors' series and the benchmark (the
+    int_total_returns rows, aggregates included). `members`: ticker, sector (``Universe.members_frame()``).
+    The formulas, warm-up and weekly convention are relative_rotation's, with rs = 100 * member / reference;
+    against the benchmark a member's rows equal relative_rotation's for it, bit for bit. A session where the
+    member or its reference has no usable price is not an observation. Same lookback as relative_rotation
+    (rotation_lookback_sessions rows of every ticker), no state. Sorted by against, frequency, date, ticker.
+    """
+    pairs = {"benchmark": members.lazy().select("ticker", reference=pl.lit(benchmark)),
+             "sector": members.lazy().select("ticker", reference=pl.col("sector"))}
+    reference = prices.select("date", reference=pl.col("ticker"), reference_price=pl.col("total_return_price"))
+    parts = []
+    for against in AGAINST:
+        relative_strength = (
+            prices.join(pairs[against], on="ticker", how="inner")
+            .join(reference, on=["date", "reference"], how="inner")
+            .select("date", "ticker",
+                    rs=exact_ratio(100.0 * pl.col("total_return_price"), pl.col("reference_price")))
+            .filter(pl.col("rs").is_finite() & (pl.col("rs") > 0))  # also drops null prices
+        )
+        for frame, window, frequency in ((relative_strength, config.daily_window, "daily"),
+                                         (_weekly(relative_strength), config.weekly_window, "weekly")):
+            parts.append(_rotation(frame, window, frequency).join(pairs[against], on="ticker", how="left")
+                         .with_columns(against=pl.lit(against)).select(MEMBER_ROTATION_COLUMNS)
+                         .sort("date", "ticker"))
+    # The parts come in (against, frequency) order: concatenated, they are sorted without sorting millions
+    # of rows on four keys again.
+    return pl.concat(parts)

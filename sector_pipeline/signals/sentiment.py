@@ -24,6 +24,7 @@ import polars as pl
 from sector_pipeline.signals.config import DIMENSIONS, SentimentConfig
 from sector_pipeline.signals.cross_section import cross_section_stats
 from sector_pipeline.signals.windows import exact_ratio
+from sector_pipeline.vocabulary import leader_count_expr
 
 # Readings per dimension: (above +band, below -band). A score is half the gap between the weighted characteristic
 # of the leading and of the lagging sectors, so each text must say which kind of sector is ahead of which.
@@ -49,7 +50,7 @@ def sentiment_contributions(rankings: pl.LazyFrame, characteristics: pl.DataFram
     ranked = (
         rankings.filter(pl.col("is_ranked"))
         .select("date", "ticker", "rank", "ranked_sectors")
-        .with_columns(group_size=(pl.col("ranked_sectors") // 3).clip(lower_bound=1))
+        .with_columns(group_size=leader_count_expr(pl.col("ranked_sectors")))
         .filter(pl.col("ranked_sectors") >= 2)
         .with_columns(
             group=pl.when(pl.col("rank") <= pl.col("group_size")).then(pl.lit("leader"))

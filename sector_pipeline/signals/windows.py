@@ -6,7 +6,9 @@ bounded lookback before the dates they recompute, so the same date would come ou
 run and in a backfill (measured: a 200-row mean differs in 1,694 of 5,000 rows between a series and its
 suffix). Here every window is reduced on its own, as a row of a sliding-window view: NumPy sums each row with
 the same (pairwise) sequence of additions whatever precedes it, so the result depends on the window's values
-only. Memory stays flat: the view copies nothing, and the squared deviations are formed in blocks of rows.
+only. Memory stays flat: the view copies nothing, and the squared deviations are formed in blocks of rows
+(a few arrays of the series' length, whatever the window: 3.4 million rows of 252-session windows take
+~0.1 GB, not the 6.9 GB of a materialised window matrix).
 
 Frames holding several series (sorted by key, then date) pass `position`, the 0-based row number of the row
 in its series: a window reaching before its series' first row is null (such frames need full windows).
@@ -22,7 +24,10 @@ import numpy as np
 import polars as pl
 from numpy.lib.stride_tricks import sliding_window_view
 
-_BLOCK_ROWS = 20_000  # rows per block of squared deviations: 20,000 x 252 floats = 40 MB at most
+# Squared deviations are formed in blocks of about this many values (1 MB): a block stays in the processor's
+# cache through its subtract, square and sum passes (blocks of 20,000 rows x 252 values, 40 MB, made a
+# 252-session standard deviation over 3.4 million rows take 12 s instead of 3 s).
+_BLOCK_VALUES = 1 << 17
 
 
 def _windows(values: np.ndarray, window: int, before: float = np.nan) -> np.ndarray:
@@ -33,11 +38,38 @@ def _windows(values: np.ndarray, window: int, before: float = np.nan) -> np.ndar
 
 def _counts_and_sums(series: pl.Series, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     values = series.cast(pl.Float64).to_numpy()  # null -> NaN
+    if not len(values):  # an empty frame (e.g. no observation yet) has no windows
+        return values, values.copy(), values.copy()
     present = ~np.isnan(values)
-    # Integer counts are exact whatever the order; the sums add each window's row on its own.
-    counts = _windows(present.astype(np.float64), window, 0.0).sum(axis=1)
+    # Integer counts are exact in any order: a running count, differenced over the window.
+    running = np.concatenate([np.zeros(window, dtype=np.int64), np.cumsum(present, dtype=np.int64)])
+    counts = (running[window:] - running[:-window]).astype(np.float64)
+    # The sums add each window's row on its own (NumPy's pairwise sum of the row, whatever precedes it).
     sums = _windows(np.where(present, values, 0.0), window, 0.0).sum(axis=1)
     return values, counts, sums
+
+
+def _squared_deviations(values: np.ndarray, means: np.ndarray, window: int) -> np.ndarray:
+    """Per row i, the sum over its window of (value - means[i])^2, missing values (and rows before the first)
+    counted as 0, each row summed on its own like the sums above."""
+    squares = np.empty(len(values))
+    if not len(values):
+        return squares
+    windows = _windows(values, window)
+    rows = max(1, _BLOCK_VALUES // window)
+    scratch = np.empty((rows, window))
+    # Without missing (or infinite) values only the first window - 1 rows reach the NaN padding before the
+    # series: the other blocks skip the search for NaN.
+    complete = bool(np.isfinite(values).all())
+    for first in range(0, len(values), rows):
+        stop = min(first + rows, len(values))
+        deviations = scratch[:stop - first]
+        np.subtract(windows[first:stop], means[first:stop, None], out=deviations)
+        np.multiply(deviations, deviations, out=deviations)
+        if not complete or first < window - 1:
+            deviations[np.isnan(deviations)] = 0.0
+        squares[first:stop] = deviations.sum(axis=1)
+    return squares
 
 
 def _check(window: int, min_samples: int | None, position: pl.Expr | None) -> int:
@@ -91,13 +123,7 @@ def rolling_std(expr: pl.Expr, window: int, position: pl.Expr | None = None, *, 
         values, counts, sums = _counts_and_sums(series, window)
         with np.errstate(invalid="ignore", divide="ignore"):
             means = sums / counts
-            squares = np.empty(len(values))
-            windows = _windows(values, window)
-            for first in range(0, len(values), _BLOCK_ROWS):
-                block = slice(first, first + _BLOCK_ROWS)
-                deviations = windows[block] - means[block, None]
-                squares[block] = np.where(np.isnan(deviations), 0.0, deviations * deviations).sum(axis=1)
-            std = np.sqrt(squares / (counts - ddof))
+            std = np.sqrt(_squared_deviations(values, means, window) / (counts - ddof))
         return pl.Series(np.where((counts >= needed) & (counts > ddof), std, np.nan)).fill_nan(None)
 
     return _in_series(expr.map_batches(reduce, return_dtype=pl.Float64), window, position)

@@ -60,6 +60,7 @@ from sector_pipeline.strategy.config import (
     AllocationConfig,
 )
 from sector_pipeline.strategy.state import last_rows
+from sector_pipeline.vocabulary import leader_count
 
 ALLOCATION_COLUMNS = ("date", "book", "ticker", "weight", "previous_weight", "score", "score_rank", "group")
 # Sessions of the inputs (predictions, rankings, features) read before `start`: none.
@@ -128,8 +129,9 @@ def seed_rule(current: Mapping[str, float], scores: Mapping[str, float], config:
         held_total = math.fsum(held.values())
         start = {t: (held[t] / held_total * room if t in held else 1.0 / n) for t in universe}
     order = sorted(universe, key=lambda t: (-scores[t], t))
-    top = set(order[: n // 3])
-    bottom = set(order[(2 * n) // 3:])
+    third = leader_count(n)  # the top and bottom thirds: 3 of 9, 10 or 11
+    top = set(order[:third])
+    bottom = set(order[n - third:])
     cap = max(config.cap, 1.0 / n)
     floor = min(config.floor, 1.0 / n)
     raw: dict[str, float] = {}

@@ -19,7 +19,7 @@ def size(png: bytes) -> tuple[int, int]:
 
 def test_gauges_render_every_dimension_even_without_a_score():
     frame = pl.DataFrame({
-        "date": [D] * 3, "dimension": ["cycle", "rates", "risk"],
+        "date": [D] * 3, "dimension": ["economic_cycle", "interest_rates", "risk_appetite"],
         "label": ["Economic cycle", "Interest rate expectations", "Risk appetite"],
         "score": [0.45, -0.62, None], "band": ["positive", "negative", None],
         "interpretation": ["Expected expansion: overweight cyclicals", "Rate cut expectations", None],

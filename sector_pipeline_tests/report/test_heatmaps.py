@@ -114,13 +114,14 @@ def test_sentiment_matrix_keeps_the_seed_order_and_a_fixed_scale():
     days = [dt.date(2024, 6, 27), dt.date(2024, 6, 28)]
     rows = [{"date": d, "dimension": dim, "label": label, "score": s}
             for d, scores in zip(days, ([0.1, -0.2, 0.35, -0.7], [0.4, -0.1, 0.0, -0.65]), strict=True)
-            for (dim, label), s in zip([("risk", "Risk appetite"), ("rates", "Interest rate expectations"),
-                                        ("cycle", "Economic cycle"), ("inflation", "Inflation expectations")],
-                                       scores, strict=True)]
+            for (dim, label), s in zip([("risk_appetite", "Risk appetite"),
+                                        ("interest_rates", "Interest rate expectations"),
+                                        ("economic_cycle", "Economic cycle"),
+                                        ("inflation", "Inflation expectations")], scores, strict=True)]
     matrix = hm.sentiment_matrix(pl.DataFrame(rows), dates=[dt.date(2024, 6, 26), *days])
-    assert matrix.rows == ("cycle", "rates", "inflation", "risk")
+    assert matrix.rows == ("economic_cycle", "interest_rates", "inflation", "risk_appetite")
     assert matrix.row_labels[0] == "Economic cycle"
-    assert matrix["cycle"][days[0]] == 0.35 and matrix["risk"][days[1]] == 0.4
+    assert matrix["economic_cycle"][days[0]] == 0.35 and matrix["risk_appetite"][days[1]] == 0.4
     assert matrix["inflation"][dt.date(2024, 6, 26)] is None
     norm = hm.sentiment_norm()
     assert (norm.vmin, norm.vcenter, norm.vmax) == (-1.0, 0.0, 1.0)
@@ -146,7 +147,9 @@ def test_drawn_cells_have_their_colour_text_and_missing_cells_are_hatched_grey()
     expected = np.asarray(cmap(norms[j](6.5))[:3])
     assert np.abs(_pixel(figure, image, j - 0.38, i - 0.38) - expected).max() < 0.02
     ax = next(a for a in figure.axes if a.get_label() == "heatmap")
-    texts = {(round(t.get_position()[0]), round(t.get_position()[1])): t.get_text() for t in ax.texts}
+    cells = [t for t in ax.texts if t.get_transform() == ax.transData]   # not the row and column labels
+    texts = {(round(t.get_position()[0]), round(t.get_position()[1])): t.get_text() for t in cells}
+    assert len(texts) == len(matrix.rows) * len(matrix.columns)
     assert texts[(j, i)] == "+6.5%"
     k = matrix.rows.index("XLRE")
     assert texts[(j, k)] == "n/a"

@@ -57,8 +57,9 @@ def test_extreme_reading_fires_once_when_it_starts():
 
 def test_flight_to_safety_needs_defensive_leaders():
     risk = [0.0] * 5 + [-0.7] * 10 + [0.0] * 5
-    defensive_first = steady_rankings(("XLU", "XLP", "XLK", "XLY", "XLV"), DAYS[:20])
-    cyclical_first = steady_rankings(("XLK", "XLY", "XLU", "XLP", "XLV"), DAYS[:20])
+    # nine ranked sectors: the leaders are the top third, 3 (vocabulary.leader_count)
+    defensive_first = steady_rankings(("XLU", "XLP", "XLK", "XLY", "XLV", "XLF", "XLI", "XLB", "XLE"), DAYS[:20])
+    cyclical_first = steady_rankings(("XLK", "XLY", "XLU", "XLP", "XLV", "XLF", "XLI", "XLB", "XLE"), DAYS[:20])
     flight = alerts_of({"risk": risk}, defensive_first).filter(alert_type="flight_to_safety")
     assert flight.select("date", "tier", "value", "threshold").rows() == [(DAYS[5], "CRITICAL", -0.7, -0.6)]
     assert "defensive leaders (XLU, XLP, XLK)" in flight.item(0, "message")

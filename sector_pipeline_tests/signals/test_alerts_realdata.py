@@ -45,7 +45,7 @@ def test_alerts_stay_within_budget_on_the_whole_sample_and_each_half(real):
         half = alert_rates(alerts, sessions_of(scores, first, last))
         assert half["critical_per_year"] <= 4.8 and half["critical_max_year"] <= 12 and half["high_per_year"] <= 9.6
     per_year = alerts_per_year(alerts, range(1999, 2020))
-    assert per_year.filter(year=2016).row(0) == (2016, 3, 12, 8)  # calm 2016: 44 CRITICAL under the seed's rules
+    assert per_year.filter(year=2016).row(0) == (2016, 3, 11, 8)  # calm 2016: 44 CRITICAL under the seed's rules
     assert per_year.filter(year=2012).row(0) == (2012, 6, 9, 4)  # the most CRITICAL
     assert per_year.filter(year=2005).row(0) == (2005, 4, 13, 7)  # the most HIGH (with 2009)
 
@@ -107,7 +107,7 @@ def test_chunks_continue_the_full_history_bit_for_bit(real, universe, starts):
     chunk_alerts, chunk_conditions = detect_in_chunks(scores, rankings, universe.characteristics(),
                                                       [first, *starts])
     assert chunk_alerts.equals(alerts) and chunk_conditions.equals(conditions)
-    assert alerts.height == 372 and conditions.height == 5223 * 9
+    assert alerts.height == 371 and conditions.height == 5223 * 9
 
 
 def test_readings_agree_with_the_sign_and_the_leading_sectors(real):
@@ -123,7 +123,9 @@ def test_readings_agree_with_the_sign_and_the_leading_sectors(real):
     )
     read = scores.filter(pl.col("band") != "neutral").join(sides, on=["date", "dimension"])
     sign = pl.when(pl.col("band") == "positive").then(1.0).otherwise(-1.0)
-    assert read.height == 10_046
+    # (the calibration's figures moved by one alert and 26 banded days when the features became exact:
+    # rankings of near-equal sectors swap on last bits; docs/signals.md quotes the current ones)
+    assert read.height == 10_020
     # every text says which kind of sector is ahead of which: the leaders carry more of the characteristic
     # than the laggards in the direction of the sign, on every day
     assert read.filter((pl.col("leaders") - pl.col("laggards")) * sign <= 0).is_empty()
@@ -134,7 +136,7 @@ def test_readings_agree_with_the_sign_and_the_leading_sectors(real):
     # the day: utilities rank first and rates read below -0.3 -> rate-sensitive sectors are ahead
     utilities_first = rankings.filter((pl.col("ticker") == "XLU") & (pl.col("rank") == 1)).select("date")
     example = read.filter(dimension="rates", band="negative").join(utilities_first, on="date")
-    assert example.height == 508
+    assert example.height == 507
     assert set(example.get_column("interpretation")) == {
         "Rate cut expectations: rate-sensitive sectors ahead of those that gain from higher rates"}
     # the one text that names sectors as favoured: energy or materials is among the leaders on each such day

@@ -431,3 +431,14 @@ def test_macro_regime_over_a_bounded_lookback_equals_the_full_history(synthetic_
     first = dates.filter(dates < start).tail(macro_lookback_dates()).min()
     bounded = macro_regime(macro.lazy().filter(pl.col("date") >= first)).collect()
     assert_frame_equal(bounded.filter(pl.col("date") >= start), full.filter(pl.col("date") >= start), check_exact=True)
+
+
+def test_a_dimension_says_which_of_its_used_series_were_stale() -> None:
+    vix = [20.0, 22.0, 21.0, 25.0, 30.0, 18.0, 19.0]
+    frame = macro_frame({"vix": vix}).with_columns(is_stale=pl.col("date") == pl.col("date").max())
+    out = macro_regime(frame, config=SriConfig(macro_zscore_window=4, macro_change_window=1)).collect()
+    risk = out.filter(dimension="risk").sort("date")
+    assert risk.get_column("is_stale_input").to_list() == [False] * 6 + [True]
+    assert risk.item(6, "stale_series") == "vix" and risk.item(5, "stale_series") == ""
+    # a stale series of another dimension, or one whose signals have no value yet, flags nothing
+    assert not out.filter(pl.col("dimension") != "risk").get_column("is_stale_input").any()

@@ -62,3 +62,37 @@ def test_min_samples_skips_nulls_like_polars():
         mine, ref = out.get_column(name).to_numpy(), out.get_column(f"ref_{name}").to_numpy()
         np.testing.assert_array_equal(np.isnan(mine), np.isnan(ref))
         np.testing.assert_allclose(mine[~np.isnan(mine)], ref[~np.isnan(ref)], rtol=1e-10, atol=1e-12)
+
+
+def test_an_empty_series_has_no_windows():
+    empty = pl.DataFrame({"x": []}, schema={"x": pl.Float64})
+    out = empty.select(s=rolling_sum(pl.col("x"), 5), m=rolling_mean(pl.col("x"), 5), d=rolling_std(pl.col("x"), 5))
+    assert out.height == 0 and out.dtypes == [pl.Float64] * 3
+
+
+@pytest.mark.parametrize("window", [2, 20, 63, 252])
+def test_std_is_each_windows_own_two_pass_sum_whatever_the_block_size(monkeypatch, window):
+    """Each row's squared deviations are added by NumPy's reduction of that row alone (NaN counted as 0), so
+    the block size (a cache and memory setting) never changes a bit."""
+    from sector_pipeline.signals import windows
+
+    rng = np.random.default_rng(window)
+    x = np.exp(np.cumsum(rng.normal(0, 0.02, 2_000)))
+    x[rng.random(2_000) < 0.05] = np.nan
+    frame = pl.DataFrame({"x": x}).with_columns(pl.col("x").fill_nan(None))
+    expected = frame.select(rolling_std(pl.col("x"), window, min_samples=2)).to_series().to_numpy()
+    for block in (1, 7, 1 << 12):
+        monkeypatch.setattr(windows, "_BLOCK_VALUES", block)
+        again = frame.select(rolling_std(pl.col("x"), window, min_samples=2)).to_series().to_numpy()
+        np.testing.assert_array_equal(again, expected)
+    # the definition, row by row
+    padded = np.concatenate([np.full(window - 1, np.nan), x])
+    for i in rng.integers(0, 2_000, 40):
+        row = padded[i:i + window]
+        present = ~np.isnan(row)
+        if present.sum() < 2:
+            assert np.isnan(expected[i])
+            continue
+        mean = np.add.reduce(np.where(present, row, 0.0)) / present.sum()
+        squares = np.add.reduce(np.where(present, (row - mean) ** 2, 0.0))
+        assert expected[i] == np.sqrt(squares / (present.sum() - 1))

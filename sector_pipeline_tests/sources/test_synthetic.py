@@ -486,3 +486,145 @@ def test_unknown_fred_series_are_generated_from_kind_and_frequency() -> None:
     weekly = rows.filter(pl.col("series") == "claims")
     assert (weekly["observation_date"].dt.weekday() == 5).all()  # dated on Fridays
     assert rows["value"].is_finite().all() and rows.filter(pl.col("series") != "rate")["value"].min() > 0
+
+
+# --- members of a stock-level universe -------------------------------------------------------------------------
+
+def _member_universe(members: list[dict], extra_sectors: tuple[dict, ...] = ()) -> Universe:
+    return parse_universe({
+        "name": "members", "benchmark": {"ticker": "IDX", "inception": "1995-01-03"},
+        "sectors": [
+            {"ticker": "AGG_CYC", "sector": "Consumer Discretionary", "aggregate": True,
+             "cycle": 1.0, "rates": -0.3, "inflation": -0.5, "risk": 0.8},
+            {"ticker": "AGG_DEF", "sector": "Utilities", "aggregate": True,
+             "cycle": -1.0, "rates": -1.0, "inflation": 0.0, "risk": -1.0},
+            {"ticker": "FUND", "sector": "Energy", "inception": "1998-12-22",
+             "cycle": 0.5, "rates": 0.4, "inflation": 1.0, "risk": 0.2},
+            *extra_sectors,
+        ],
+        "members": members,
+    })
+
+
+MEMBERS = (
+    [{"ticker": f"C{i:02d}", "sector": "AGG_CYC", "inception": "1999-01-04"} for i in range(20)]
+    + [{"ticker": f"D{i:02d}", "sector": "AGG_DEF", "inception": "2003-06-02"} for i in range(20)]
+    + [{"ticker": f"E{i:02d}", "sector": "FUND", "inception": "1998-12-22"} for i in range(30)]
+    + [{"ticker": "HIGHBETA", "sector": "AGG_DEF", "inception": "1999-01-04", "risk": 1.0}]
+)
+
+
+@pytest.fixture(scope="module")
+def member_universe() -> Universe:
+    return _member_universe(MEMBERS)
+
+
+@pytest.fixture(scope="module")
+def member_prices(member_universe: Universe) -> pl.DataFrame:
+    return SyntheticSource(member_universe, seed=11).fetch_prices(member_universe.instruments, dt.date(1990, 1, 1),
+                                                                  dt.date(2012, 1, 1))
+
+
+def test_members_are_range_and_membership_independent(member_universe: Universe, member_prices: pl.DataFrame) -> None:
+    source = SyntheticSource(member_universe, seed=11)
+    for start, end in ((dt.date(2003, 6, 2), dt.date(2003, 6, 3)), (dt.date(2007, 12, 28), dt.date(2009, 2, 1)),
+                       (dt.date(1998, 1, 1), dt.date(1999, 1, 6))):
+        window = source.fetch_prices(member_universe.instruments, start, end)
+        assert window.height > 0 and window.equals(member_prices.filter(pl.col("date").is_between(start, end,
+                                                                                                  closed="left")))
+    # A member's rows depend neither on the other members requested nor on the other members of the file
+    # (the benchmark does: it mixes the sectors from their first member's inception on).
+    alone = [m for m in member_universe.members if m.ticker == "D07"]
+    fewer = _member_universe([m for m in MEMBERS if m["ticker"] in ("D07", "C03")])
+    in_window = pl.col("date").is_between(dt.date(2004, 1, 1), dt.date(2006, 1, 1), closed="left")
+    for source, wanted in ((source, alone), (SyntheticSource(fewer, seed=11), fewer.members)):
+        tickers = [i.ticker for i in wanted]
+        rows = source.fetch_prices(wanted, dt.date(2004, 1, 1), dt.date(2006, 1, 1))
+        assert rows.height == 504 * len(wanted)
+        assert rows.equals(member_prices.filter(pl.col("ticker").is_in(pl.Series(tickers)), in_window))
+    # The seed matters.
+    other = SyntheticSource(member_universe, seed=12).fetch_prices(alone, dt.date(2004, 1, 1), dt.date(2004, 2, 1))
+    assert not other["close"].equals(member_prices.filter(ticker="D07", date=dt.date(2004, 1, 2))["close"])
+
+
+def test_member_rows_schema_inception_and_bars(member_universe: Universe, member_prices: pl.DataFrame) -> None:
+    assert dict(member_prices.schema) == PRICE_SCHEMA
+    assert member_prices.null_count().sum_horizontal().item() == 0
+    assert member_prices.equals(member_prices.sort("date", "ticker"))
+    assert "AGG_CYC" not in set(member_prices["ticker"])  # an aggregate has no prices of its own
+    first = dict(member_prices.group_by("ticker").agg(pl.col("date").min()).iter_rows())
+    assert first["C00"] == dt.date(1999, 1, 4) and first["D00"] == dt.date(2003, 6, 2)
+    assert first["FUND"] == dt.date(1998, 12, 22) and first["IDX"] == dt.date(1995, 1, 3)
+    # Each member starts at its own start level on its inception, like a fund.
+    d00 = member_prices.filter(ticker="D00").row(0, named=True)
+    key = synthetic._stream_key("price:D00")
+    assert d00["close"] == 20.0 + (key >> 8) % 8001 / 100.0
+    bad = member_prices.filter(
+        (pl.col("high") < pl.max_horizontal("open", "close")) | (pl.col("low") > pl.min_horizontal("open", "close"))
+        | (pl.col("low") <= 0) | (pl.col("volume") <= 0))
+    assert bad.height == 0
+    with pytest.raises(SourceError, match="AGG_CYC: aggregate sectors are computed from their members"):
+        SyntheticSource(member_universe).fetch_prices([member_universe.sectors[0]], dt.date(2000, 1, 1), END)
+
+
+def test_a_member_is_its_sectors_factor_plus_its_own_noise(member_universe: Universe,
+                                                           member_prices: pl.DataFrame) -> None:
+    wide = member_prices.pivot(on="ticker", index="date", values="close").sort("date")
+    returns = wide.select(pl.all().exclude("date").pct_change()).slice(1500)  # from 1999, all but D00-D19
+    fund = returns["FUND"].to_numpy()
+    idx = returns["IDX"].to_numpy()
+    for i in range(30):  # members of the tradable sector: member - fund is the member's own noise
+        own = returns[f"E{i:02d}"].to_numpy() - fund
+        assert synthetic.MEMBER_VOL[0] * 0.97 < own.std() < synthetic.MEMBER_VOL[1] * 1.03
+        assert abs(np.corrcoef(own, idx)[0, 1]) < 0.06 and abs(own.mean()) < 4 * own.std() / np.sqrt(len(own))
+    # the equal-weight mean of the 30 members tracks the fund within ~vol / sqrt(30)
+    mean = np.mean([returns[f"E{i:02d}"].to_numpy() for i in range(30)], axis=0)
+    assert np.corrcoef(mean, fund)[0, 1] > 0.97
+    # a member with its own risk = +1 in a defensive sector (risk -1): beta higher by 0.3 * 2
+    both = returns.select("IDX", "HIGHBETA", *(f"D{i:02d}" for i in range(20))).drop_nulls().to_numpy()
+    betas = np.linalg.lstsq(np.column_stack([both[:, 0], np.ones(len(both))]), both[:, 1:], rcond=None)[0][0]
+    assert 0.45 < betas[0] - betas[1:].mean() < 0.75
+
+
+def test_members_pay_quarterly_dividends_at_about_their_sectors_yield(member_prices: pl.DataFrame) -> None:
+    paid = member_prices.filter(pl.col("dividend") > 0)
+    # on the funds' ex-dates (the benchmark pays on every one of them)
+    assert set(paid["date"]) == set(member_prices.filter(pl.col("ticker") == "IDX", pl.col("dividend") > 0)["date"])
+    with_previous = member_prices.sort("ticker", "date").with_columns(previous=pl.col("close").shift(1).over("ticker"))
+    yields = (with_previous.filter(pl.col("ticker").str.contains(r"^[CDE]\d\d$"), pl.col("date").is_in(paid["date"]))
+              .group_by("ticker").agg((4 * pl.col("dividend") / pl.col("previous")).mean().alias("y")))
+    # aggregates yield like the funds of their names; the tradable FUND is not a known fund: the default
+    sector_yield = {"C": synthetic.DIVIDEND_YIELDS["XLY"], "D": synthetic.DIVIDEND_YIELDS["XLU"],
+                    "E": synthetic.DEFAULT_DIVIDEND_YIELD}
+    ratios = np.array([y / sector_yield[t[0]] for t, y in yields.iter_rows()])
+    non_payers = (ratios == 0).mean()
+    assert 0.05 < non_payers < 0.4  # a fifth expected
+    payers = ratios[ratios > 0]
+    low, high = synthetic.MEMBER_YIELD_FACTOR
+    assert payers.min() > low - 0.01 and payers.max() < high + 0.01
+
+
+def test_a_planted_split_on_a_member(member_universe: Universe, member_prices: pl.DataFrame) -> None:
+    ex = dt.date(2010, 6, 1)
+    split = SyntheticSource(member_universe, seed=11, splits={"C05": [(ex, 3.0)]})
+    rows = split.fetch_prices(member_universe.instruments, dt.date(2010, 5, 27), dt.date(2010, 6, 4))
+    plain = member_prices.filter(pl.col("date").is_between(dt.date(2010, 5, 27), dt.date(2010, 6, 3)))
+    assert rows.filter(pl.col("ticker") != "C05").equals(plain.filter(pl.col("ticker") != "C05"))
+    mine, before = rows.filter(ticker="C05"), plain.filter(ticker="C05")
+    assert mine["split_ratio"].to_list() == [1.0, 1.0, 3.0, 1.0, 1.0]
+    factor = np.array([1.0, 1.0, 3.0, 3.0, 3.0])
+    for column in ("open", "high", "low", "close"):
+        np.testing.assert_allclose(mine[column].to_numpy(), before[column].to_numpy() / factor, rtol=1e-15)
+    np.testing.assert_array_equal(mine["volume"].to_numpy(), before["volume"].to_numpy() * factor)
+
+
+def test_the_500_member_universe_generates_quickly() -> None:
+    from sector_pipeline.universe import DEFAULT_UNIVERSE_PATH, load_universe
+
+    universe = load_universe(DEFAULT_UNIVERSE_PATH.parent / "synthetic_500.toml")
+    two_years = len(sessions(dt.date(2024, 1, 1), dt.date(2026, 1, 1)))  # loads the calendar once per process
+    started = time.perf_counter()
+    prices = SyntheticSource(universe, seed=42).fetch_prices(universe.instruments, dt.date(2024, 1, 1),
+                                                            dt.date(2026, 1, 1))
+    assert time.perf_counter() - started < 6.0  # ~0.6 s measured (5,000 members: ~4 s CPU, docs/scaling.md)
+    assert prices.height == 501 * two_years and prices["ticker"].n_unique() == 501  # SPY and 500 members

@@ -28,9 +28,8 @@ def test_dependencies_come_from_the_sql_not_from_a_list():
     models = {m.table: m for m in discover_models(PROJECT_ROOT / "dbt_like_sql")}
     assert models["staging.stg_prices"].depends_on == ("validated.prices",)
     assert models["staging.stg_macro"].depends_on == ("validated.macro",)
-    assert models["intermediate.int_daily_returns"].depends_on == ("staging.stg_prices",)
     assert models["intermediate.int_macro_daily"].depends_on == ("staging.stg_macro", "staging.stg_prices")
-    assert models["intermediate.int_daily_returns"].lookback_sessions == 1
+    assert models["intermediate.int_macro_daily"].lookback_sessions == 130
 
 
 def test_referenced_tables_ignore_ctes_and_see_joins_and_subqueries():
