@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import logging
 import re
 import time
 from contextlib import contextmanager
@@ -26,6 +27,9 @@ import duckdb
 import polars as pl
 
 from sector_pipeline.errors import SectorPipelineError
+
+# One INFO line per committed table write: the progress a terminal run shows (dagster.yaml manages this logger).
+log = logging.getLogger(__name__)
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 CHANGES = "meta.table_changes"
@@ -232,6 +236,8 @@ class Warehouse:
                 if isinstance(exc, (duckdb.Error, OSError)):
                     raise WarehouseError(self._write_error(exc, [w.table for w in writes])) from exc
                 raise
+        for table, result in results.items():
+            _log_write(table, start, end, result)
         return results
 
     def _write_error(self, exc: BaseException, tables: list[str]) -> str:
@@ -276,6 +282,7 @@ class Warehouse:
                 if isinstance(exc, (duckdb.Error, OSError)):
                     raise WarehouseError(self._write_error(exc, [table])) from exc
                 raise
+        _log_write(table, start, end, result)
         return result
 
     def _replace_from_incoming(self, conn: duckdb.DuckDBPyConnection, table: str, start: dt.date,
@@ -462,3 +469,10 @@ class Warehouse:
         """Run a read-only query (bound parameters only) and return a Polars frame."""
         with self.connect(read_only=True) as conn:
             return conn.sql(sql, params=dict(params or {})).pl()
+
+
+def _log_write(table: str, start: dt.date, end: dt.date | None, result: WriteResult) -> None:
+    window = f"{start} .. {end - dt.timedelta(days=1)}" if end is not None else f"{start} on"
+    changed = (f"changed {result.changed_from} .. {result.changed_through}" if result.changed_from is not None
+               else "no stored row changed")
+    log.info("%s: %s rows written for %s, %s", table, f"{result.rows:,}", window, changed)

@@ -69,6 +69,7 @@ def _heatmap_asset(name: str, pictured: dg.AssetKey, description: str) -> dg.Ass
             picture = render_picture(name, store, date, source=source)
             path = heatmap_output.write(picture)
             store.mark_consumed(consumer, pending.seqs)
+        context.log.info(f"{name} heatmap of {date} written to {path}")
         return dg.MaterializeResult(metadata={
             "status": "rendered",
             "heatmap": dg.MetadataValue.md(picture.markdown()),

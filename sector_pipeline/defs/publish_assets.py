@@ -40,6 +40,8 @@ def build_publish_asset(mart_keys: list[dg.AssetKey], mart_tables: list[str]) ->
                 return dg.MaterializeResult(metadata=unchanged_metadata(context, PUBLISHED))
             publication = publish_marts(store, published.directory, run_id=context.run_id)
             store.mark_consumed("published.marts", pending.seqs)
+        context.log.info(f"published {len(publication.tables)} marts and {len(publication.views)} views to "
+                         f"{publication.path} and {publication.parquet_dir}")
         objects = pl.DataFrame(
             [{"object": k, "type": "table", "rows": v} for k, v in publication.tables.items()]
             + [{"object": k, "type": "view", "rows": v} for k, v in publication.views.items()])
