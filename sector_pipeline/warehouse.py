@@ -104,32 +104,51 @@ class Warehouse:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except (FileExistsError, NotADirectoryError) as exc:
-                raise WarehouseError(f"cannot create the warehouse folder {folder}: a file is in the way "
-                                     f"({exc.filename})") from exc
+                # Name the file that is in the way, not the folder that could not be made below it.
+                blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), folder)
+                raise WarehouseError(f"cannot create the warehouse folder {folder}: {blocker} is a file, not a "
+                                     f"folder (set SECTOR_PIPELINE_WAREHOUSE to a path in a folder)") from exc
             except OSError as exc:
-                raise WarehouseError(f"cannot create the warehouse folder {folder}: {exc.strerror}") from exc
-        deadline = time.monotonic() + self.lock_timeout_seconds
+                raise WarehouseError(f"cannot create the warehouse folder {folder}: {exc.strerror} "
+                                     f"({exc.filename or folder})") from exc
+        started = time.monotonic()
+        deadline = started + self.lock_timeout_seconds
         delay = 0.1
         while True:
             try:
                 return duckdb.connect(self.path, read_only=read_only and Path(self.path).exists())
             except duckdb.Error as exc:
-                if _is_lock_error(exc) and time.monotonic() + delay < deadline:
+                left = deadline - time.monotonic()
+                if _is_lock_error(exc) and left > 0:
                     # Another process (a notebook, the DuckDB CLI, a second run) holds the file: wait, it is
-                    # usually a short read; give up only after the configured bound.
-                    time.sleep(delay)
+                    # usually a short read; give up only after the configured bound (a last try at the bound).
+                    time.sleep(min(delay, left))
                     delay = min(delay * 2, 2.0)
                     continue
-                raise WarehouseError(self._open_error(exc)) from exc
+                raise WarehouseError(self._open_error(exc, waited=time.monotonic() - started)) from exc
 
-    def _open_error(self, exc: BaseException) -> str:
+    def _open_error(self, exc: BaseException, waited: float = 0.0) -> str:
+        text = str(exc)
         if _is_lock_error(exc):
-            holder = _LOCK_HOLDER.search(str(exc))
-            who = f"process {holder.group(1)}" if holder else "another process"
-            return (f"the warehouse {self.path} is locked by {who} (still after {self.lock_timeout_seconds:.0f} s). "
-                    "DuckDB admits one writer OR readers: close that connection; readers should open the "
-                    "published copy (data/published/sector_rotation.duckdb) instead")
-        return f"cannot open the warehouse {self.path}: {exc}"
+            holder = _LOCK_HOLDER.search(text)
+            who = f"the process with PID {holder.group(1)}" if holder else "another process"
+            return (f"the warehouse {self.path} is locked by {who}: still locked after waiting {waited:.1f} s "
+                    f"(lock_timeout_seconds = {self.lock_timeout_seconds:g}). DuckDB admits one writer OR "
+                    "readers: close that connection (a notebook, the DuckDB CLI, another run); BI tools and "
+                    "notebooks should read the published copy (sector_rotation.duckdb in the published folder, "
+                    "data/published by default) instead")
+        if "No space left" in text:
+            return (f"no space left on device while opening the warehouse {self.path}: nothing was changed; "
+                    "free space there and run again")
+        if "Read-only file system" in text:
+            return (f"cannot open the warehouse {self.path} for writing: it is on a read-only file system; set "
+                    "SECTOR_PIPELINE_WAREHOUSE to a writable location")
+        if "Permission denied" in text:
+            return f"cannot open the warehouse {self.path}: permission denied (the pipeline writes this file)"
+        if "not a valid DuckDB database file" in text:
+            return (f"cannot open the warehouse {self.path}: that file exists but is not a DuckDB database; "
+                    "point SECTOR_PIPELINE_WAREHOUSE to a .duckdb file or to a path that does not exist yet")
+        return f"cannot open the warehouse {self.path}: {text}"
 
     @contextmanager
     def session(self) -> Iterator["Warehouse"]:
@@ -224,7 +243,12 @@ class Warehouse:
     def _write_error(self, exc: BaseException, tables: list[str]) -> str:
         text = str(exc)
         if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or "No space left" in text:
-            return f"no space left on device while writing {', '.join(tables)} to {self.path}: nothing was changed"
+            # DuckDB names the file it could not write (the database or its .wal): that is the full disk.
+            written = re.search(r'write (?:to )?file "([^"]+)"', text)
+            where = written.group(1) if written else (exc.filename if isinstance(exc, OSError) and exc.filename
+                                                      else self.path)
+            return (f"no space left on device while writing {', '.join(tables)} to {where}: nothing was changed "
+                    f"(the warehouse {self.path} keeps its previous state); free space there and run again")
         return f"writing {', '.join(tables)} to {self.path} failed, nothing was changed: {text}"
 
     def _replace_window(self, conn: duckdb.DuckDBPyConnection, write: WindowWrite, start: dt.date,
