@@ -31,7 +31,6 @@ from typing import Callable
 
 import polars as pl
 
-from sector_pipeline.errors import SectorPipelineError
 
 PENDING = "pending"
 DELIVERED = "delivered"
@@ -54,10 +53,6 @@ OUTBOX_SCHEMA: dict[str, pl.DataType] = {
 }
 _IDENTITY = ("date", "alert_type", "dimension")
 _TIER_ORDER = {"CRITICAL": 0, "HIGH": 1, "MEDIUM": 2}
-
-
-class WebhookError(SectorPipelineError):
-    """The webhook did not accept the alerts."""
 
 
 def redact(url: str) -> str:
@@ -187,18 +182,6 @@ def _body_and_headers(alerts: pl.DataFrame, source: str) -> tuple[bytes, dict[st
         ids = ",".join(sorted(alerts.get_column("alert_id").to_list()))
         headers["Idempotency-Key"] = hashlib.sha256(ids.encode()).hexdigest()[:32]
     return body, headers
-
-
-def post_alerts(url: str, alerts: pl.DataFrame, *, source: str, timeout_seconds: float = 10.0,
-                post: Post = urllib_post) -> int:
-    """POST the alerts as JSON to `url` once; returns the HTTP status. Raises WebhookError on any failure."""
-    body, headers = _body_and_headers(alerts, source)
-    answer = post(url, body, headers, timeout_seconds)
-    if answer.accepted:
-        return int(answer.status or 0)
-    if answer.status is not None:
-        raise WebhookError(f"webhook {redact(url)} answered HTTP {answer.status} to {len(alerts)} alert(s)")
-    raise WebhookError(f"webhook {redact(url)} unreachable: {answer.error}")
 
 
 @dataclass(frozen=True)

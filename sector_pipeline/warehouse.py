@@ -57,6 +57,9 @@ class WindowWrite:
     frame: pl.DataFrame
     date_column: str = "date"
     scope: Mapping[str, str] = field(default_factory=dict)
+    # Rows whose column holds one of these values are left as stored (neither deleted nor compared): the series
+    # of a provider that did not answer this time keep the values it delivered before.
+    keep: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # Side tables (e.g. the quarantine) are not inputs of anything incremental: no change record.
     track_changes: bool = True
 
@@ -219,13 +222,25 @@ class Warehouse:
         Tables are created from the first frame's schema.
         """
         results: dict[str, WriteResult] = {}
+        with self._transaction([w.table for w in writes]) as conn:
+            for write in writes:
+                results[write.table] = self._replace_window(conn, write, start, end, run_id)
+            if consumer is not None and consumed:
+                self._mark_consumed(conn, consumer, consumed)
+        for table, result in results.items():
+            _log_write(table, start, end, result)
+        return results
+
+    @contextmanager
+    def _transaction(self, tables: list[str]) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One transaction on the warehouse: committed when the block ends, rolled back on any error.
+
+        A DuckDB or OS error becomes a WarehouseError naming the tables and the cause (disk full first).
+        """
         with self.connect() as conn:
             conn.execute("begin transaction")
             try:
-                for write in writes:
-                    results[write.table] = self._replace_window(conn, write, start, end, run_id)
-                if consumer is not None and consumed:
-                    self._mark_consumed(conn, consumer, consumed)
+                yield conn
                 conn.execute("commit")
             except BaseException as exc:
                 self._forget_catalog()
@@ -234,11 +249,8 @@ class Warehouse:
                 except duckdb.Error:
                     pass  # a failed commit (disk full) has already ended the transaction: the cause is `exc`
                 if isinstance(exc, (duckdb.Error, OSError)):
-                    raise WarehouseError(self._write_error(exc, [w.table for w in writes])) from exc
+                    raise WarehouseError(self._write_error(exc, tables)) from exc
                 raise
-        for table, result in results.items():
-            _log_write(table, start, end, result)
-        return results
 
     def _write_error(self, exc: BaseException, tables: list[str]) -> str:
         text = str(exc)
@@ -256,38 +268,29 @@ class Warehouse:
         frame = write.frame  # noqa: F841  (DuckDB's replacement scan reads the local variable `frame`)
         conn.execute("create or replace temp table __incoming as select * from frame")
         return self._replace_from_incoming(conn, write.table, start, end, run_id, date_column=write.date_column,
-                                           scope=write.scope, track_changes=write.track_changes)
+                                           scope=write.scope, keep=write.keep,
+                                           track_changes=write.track_changes)
 
     def replace_from_query(self, table: str, sql: str, params: Mapping[str, object], start: dt.date,
                            end: dt.date | None, *, run_id: str = "", consumer: str | None = None,
                            consumed: Mapping[str, int] | None = None) -> WriteResult:
         """Like replace_windows for one table whose new rows are a query's rows in the window (SQL models)."""
-        with self.connect() as conn:
-            conn.execute("begin transaction")
-            try:
-                window = "date >= $__start" + (" and date < $__end" if end is not None else "")
-                bound = {**params, "__start": start, **({"__end": end} if end is not None else {})}
-                conn.execute(f"create or replace temp table __incoming as select * from ({sql}) as model "
-                             f"where {window}", bound)
-                result = self._replace_from_incoming(conn, table, start, end, run_id)
-                if consumer is not None and consumed:
-                    self._mark_consumed(conn, consumer, consumed)
-                conn.execute("commit")
-            except BaseException as exc:
-                self._forget_catalog()
-                try:
-                    conn.execute("rollback")
-                except duckdb.Error:
-                    pass
-                if isinstance(exc, (duckdb.Error, OSError)):
-                    raise WarehouseError(self._write_error(exc, [table])) from exc
-                raise
+        with self._transaction([table]) as conn:
+            window = "date >= $__start" + (" and date < $__end" if end is not None else "")
+            bound = {**params, "__start": start, **({"__end": end} if end is not None else {})}
+            conn.execute(f"create or replace temp table __incoming as select * from ({sql}) as model "
+                         f"where {window}", bound)
+            result = self._replace_from_incoming(conn, table, start, end, run_id)
+            if consumer is not None and consumed:
+                self._mark_consumed(conn, consumer, consumed)
         _log_write(table, start, end, result)
         return result
 
     def _replace_from_incoming(self, conn: duckdb.DuckDBPyConnection, table: str, start: dt.date,
                                end: dt.date | None, run_id: str, *, date_column: str = "date",
-                               scope: Mapping[str, str] | None = None, track_changes: bool = True) -> WriteResult:
+                               scope: Mapping[str, str] | None = None,
+                               keep: Mapping[str, tuple[str, ...]] | None = None,
+                               track_changes: bool = True) -> WriteResult:
         """Replace the window of `table` by the rows of the temp table __incoming (same transaction)."""
         schema, name = qualified(table)
         conn.execute(f"create schema if not exists {schema}")
@@ -308,6 +311,10 @@ class Warehouse:
         for i, (key, value) in enumerate(sorted((scope or {}).items())):
             filters.append(f'"{key}" = $scope_{i}')
             params[f"scope_{i}"] = value
+        for i, (key, values) in enumerate(sorted((keep or {}).items())):
+            if values:
+                filters.append(f'not list_contains($keep_{i}, "{key}")')
+                params[f"keep_{i}"] = list(values)
         where = " and ".join(filters)
         rows = conn.execute("select count(*) from __incoming").fetchall()[0][0]
         changed: tuple[dt.date | None, dt.date | None] = (None, None)
@@ -362,15 +369,8 @@ class Warehouse:
 
     def mark_consumed(self, consumer: str, seqs: Mapping[str, int]) -> None:
         """Record that `consumer` (an asset that writes no table: a picture, a publication) used these changes."""
-        with self.connect() as conn:
-            conn.execute("begin transaction")
-            try:
-                self._mark_consumed(conn, consumer, seqs)
-                conn.execute("commit")
-            except BaseException:
-                self._forget_catalog()
-                conn.execute("rollback")
-                raise
+        with self._transaction([CONSUMED]) as conn:
+            self._mark_consumed(conn, consumer, seqs)
 
     def pending(self, consumer: str, inputs: Sequence[str]) -> Pending:
         """The first input date changed since `consumer` last ran, and each input's latest change sequence."""

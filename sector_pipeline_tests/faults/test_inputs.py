@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from sector_pipeline.defs import build_definitions
 from sector_pipeline.errors import ConfigurationError
 from sector_pipeline.mcp_server import MartsQueryError, PublishedMarts
 from sector_pipeline.settings import Settings
@@ -58,7 +59,8 @@ def test_an_unknown_source_is_refused_when_the_definitions_load(stored: Stored) 
     before = table_hashes(stored.warehouse)
     with pytest.raises(ConfigurationError, match="unknown data source 'bloomberg'; choose one of synthetic, yfinance, "
                                                  "csv"):
-        Settings.from_env({"SECTOR_PIPELINE_SOURCE": "Bloomberg", "SECTOR_PIPELINE_WAREHOUSE": str(stored.warehouse)})
+        build_definitions(Settings.from_env({"SECTOR_PIPELINE_SOURCE": "Bloomberg",
+                                             "SECTOR_PIPELINE_WAREHOUSE": str(stored.warehouse)}))
     assert table_hashes(stored.warehouse) == before
 
 

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from yfinance.exceptions import YFRateLimitError
 
-from sector_pipeline.defs.resources import MarketDataResource
+from sector_pipeline.defs.resources import YFinanceResource
 from sector_pipeline.warehouse import Warehouse
 from sector_pipeline_tests.dagster_helpers import run_range
 from sector_pipeline_tests.faults.conftest import (
@@ -29,7 +29,7 @@ TICKERS = ["SPY", "XLK", "XLC", "XLY", "XLF", "XLI", "XLB", "XLE", "XLV", "XLP",
 
 def yahoo_pipeline(stored: Stored, attempts: int = 2):
     return pipeline(stored.warehouse, source="yfinance", resources={
-        "market_data": MarketDataResource(source="yfinance", yfinance_max_attempts=attempts)})
+        "market_data": YFinanceResource(max_attempts=attempts)})
 
 
 def test_network_down_fails_naming_the_tickers_and_writes_nothing_anywhere(stored, universe, monkeypatch) -> None:
@@ -99,17 +99,21 @@ def test_a_last_session_not_published_yet_fails_naming_it(stored, universe, monk
     assert table_hashes(stored.warehouse) == before
 
 
-@pytest.mark.xfail(strict=True, reason="raw/macro replaces the whole window with what the providers that answered "
-                   "delivered, so a warn-only provider's stored rows in the window are deleted (lead: scope the "
-                   "write to the series that were fetched)")
 def test_fred_down_during_a_refetch_keeps_the_fred_values_already_stored(stored, universe, monkeypatch) -> None:
     # FRED's series only warn (default universe): the run goes on without them, and must not delete them
     FakeYahoo(universe, "data", fred=network_down()).install(monkeypatch)
     fred = [s.series for s in universe.macro if s.provider == "fred"]
-    query = "select * from raw.macro where list_contains($fred, series) and date >= '2024-04-01' order by all"
-    before = Warehouse(stored.warehouse).query(query, {"fred": fred})
-    assert before.height > 0
+    queries = {table: f"select * from {table} where list_contains($fred, series) and date >= '2024-04-01' "
+                      "order by all" for table in ("raw.macro", "validated.macro")}
+    before = {table: Warehouse(stored.warehouse).query(q, {"fred": fred}) for table, q in queries.items()}
+    assert all(frame.height > 0 for frame in before.values())
     result = run_range(yahoo_pipeline(stored), dt.date(2024, 4, 1), dt.date(2024, 4, 30), raise_on_error=False,
-                       selection="raw/macro")
+                       selection="key:raw/macro or key:validated/macro")
     assert result.success
-    assert Warehouse(stored.warehouse).query(query, {"fred": fred}).equals(before)
+    for table, query in queries.items():
+        assert Warehouse(stored.warehouse).query(query, {"fred": fred}).equals(before[table]), table
+    # the market series of the window were fetched again (from the fake Yahoo): they are there, as received
+    market = Warehouse(stored.warehouse).query(
+        "select distinct source from raw.macro where not list_contains($fred, series) and date >= '2024-04-01'",
+        {"fred": fred})
+    assert market.get_column("source").to_list() == ["yfinance"]
