@@ -6,6 +6,7 @@ whose worker is alive, then SIGKILLed. (benchmarks/soak_kill.py checks the same 
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import shutil
@@ -17,6 +18,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 import pytest
 from dagster._core.storage.dagster_run import RunsFilter
 from dagster._daemon.monitoring.run_monitoring import monitor_started_run
@@ -44,6 +46,25 @@ def test_the_template_serialises_runs_and_monitors_them(instance: dg.DagsterInst
     assert instance.run_monitoring_max_resume_run_attempts == 0
     assert isinstance(instance.run_launcher, LocalRunLauncher)
     assert instance.run_launcher.supports_check_run_worker_health
+
+
+def test_the_template_logs_the_pipelines_progress_at_info_level(instance, tmp_path) -> None:
+    from sector_pipeline.warehouse import Warehouse, WindowWrite
+
+    assert instance.python_log_level == "INFO" and instance.managed_python_loggers == ["sector_pipeline"]
+
+    @dg.op
+    def write_one_row() -> None:
+        frame = pl.DataFrame({"date": [dt.date(2024, 1, 2)], "value": [1.0]})
+        Warehouse(tmp_path / "w.duckdb").replace_windows([WindowWrite("raw.t", frame)], dt.date(2024, 1, 2), None)
+
+    @dg.job
+    def one_write():
+        write_one_row()
+
+    result = one_write.execute_in_process(instance=instance)
+    logged = [e.user_message for e in instance.all_logs(result.run_id) if e.dagster_event is None]
+    assert logged == ["raw.t: 1 rows written for 2024-01-02 on, changed 2024-01-02 .. 2024-01-02"]
 
 
 SLOW_RUN = textwrap.dedent("""
