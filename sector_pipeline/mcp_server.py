@@ -37,8 +37,12 @@ from pydantic import Field
 from sector_pipeline import __version__
 from sector_pipeline.errors import SectorPipelineError
 from sector_pipeline.publish import MANIFEST, PUBLISHED_DB
-from sector_pipeline.report.marts import skill_reading
+from sector_pipeline.report.marts import DIMENSIONS, skill_reading
 from sector_pipeline.settings import PREFIX, Settings
+from sector_pipeline.strategy.config import BOOKS, COMPOSITE_BOOK, MODEL_BOOK, RISK_TOLERANCES
+from sector_pipeline.strategy.config import SIGNALS as SKILL_SIGNALS
+from sector_pipeline.strategy.config import STRATEGIES as BACKTEST_BOOKS
+from sector_pipeline.vocabulary import TIERS
 
 logger = logging.getLogger(__name__)
 
@@ -48,15 +52,9 @@ DEFAULT_PUBLISHED_DIR = Settings.published_dir
 
 WINDOWS = ("1D", "5D", "20D", "60D", "126D", "YTD", "252D")   # marts.sector_returns.metric, in order
 HEATMAP_KINDS = ("returns", "scores")
-TIERS = ("CRITICAL", "HIGH", "MEDIUM")
-# marts.sentiment.dimension, in seed article 004 order; also the columns of marts.sentiment_wide / market_overview
-DIMENSIONS = ("economic_cycle", "interest_rates", "inflation", "risk_appetite")
 BAND_CODES = {"positive": "+", "neutral": "0", "negative": "-"}
-BOOKS = ("model", "composite", "momentum_top3", "equal_weight")   # strategy.config.BOOKS, display order
-RULE_BOOKS = ("model", "composite")                                 # seed article 000's rule books
-BACKTEST_BOOKS = (*BOOKS, "benchmark")
-RISK_TOLERANCES = ("low", "medium", "high")
-SIGNALS = ("model", "momentum", "composite")                        # marts.skill.signal
+RULE_BOOKS = (MODEL_BOOK, COMPOSITE_BOOK)                           # seed article 000's rule books
+SIGNALS = tuple(SKILL_SIGNALS)                                      # marts.skill.signal
 MAX_SENTIMENT_DAYS = 260
 DEFAULT_ALERT_DAYS = 30
 MAX_ALERT_LIMIT = 100

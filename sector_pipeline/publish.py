@@ -10,18 +10,32 @@ Each publication is built under a temporary name and swapped in with an atomic r
 an atomic symlink replacement (the Parquet folder). A reader that opened the previous copy keeps reading it
 (POSIX keeps a renamed-over file alive while it is open); the next open sees the new one. No reader can see
 a partial publication, and the pipeline never opens a published file for writing.
+
+Clean-up. The Parquet folder the link pointed to until a swap is kept for `retired_grace_seconds` (default
+10 minutes; a reader that listed its files may still be opening them), then removed. Its retirement time is
+written to `<out>/.retired_parquet.json` BEFORE the swap, so a publication killed at any point never leaves a
+folder that was linked without a record. Everything else in <out> that a killed publication left (a
+parquet-* folder that was never linked, temporary DuckDB files, a temporary link) is removed by the next
+publication, which holds `<out>/.publish.lock` (an flock, released by the kernel even on SIGKILL): whatever
+it finds that is not its own belongs to a publication that is no longer running.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
+import json
 import os
 import shutil
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import duckdb
 
+from sector_pipeline.errors import SectorPipelineError
 from sector_pipeline.warehouse import Warehouse, qualified
 
 # Not "marts.duckdb": DuckDB names the catalog after the file, and "marts.x" would then be ambiguous.
@@ -31,6 +45,13 @@ PARQUET_LINK = "parquet"
 # release or two, can open the copy: DuckDB >= 1.2 reads it.
 STORAGE_VERSION = "v1.2.0"
 MANIFEST = "publish_manifest"
+LOCK_FILE = ".publish.lock"
+RETIRED_LEDGER = ".retired_parquet.json"
+DEFAULT_RETIRED_GRACE_SECONDS = 600.0
+
+
+class PublishError(SectorPipelineError):
+    """The publication could not start (another one holds the folder) or could not be written."""
 
 
 @dataclass(frozen=True)
@@ -60,11 +81,30 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def publish_marts(warehouse: Warehouse, out_dir: str | Path, *, run_id: str, schema: str = "marts") -> Publication:
-    """Copy every table and view of `schema` into a fresh published DuckDB file and Parquet folder, then swap."""
+def publish_marts(warehouse: Warehouse, out_dir: str | Path, *, run_id: str, schema: str = "marts",
+                  retired_grace_seconds: float = DEFAULT_RETIRED_GRACE_SECONDS,
+                  lock_timeout_seconds: float = 600.0) -> Publication:
+    """Copy every table and view of `schema` into a fresh published DuckDB file and Parquet folder, then swap.
+
+    Left-overs of killed publications are removed first (they may be what fills the disk), the retired
+    Parquet folders older than `retired_grace_seconds` last.
+    """
     qualified(f"{schema}.{MANIFEST}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    with publication_lock(out, lock_timeout_seconds):
+        remove_leftovers(out, retired_grace_seconds)
+        try:
+            return _publish(warehouse, out, run_id=run_id, schema=schema,
+                            retired_grace_seconds=retired_grace_seconds)
+        except BaseException:
+            # A failed publication (disk full, a bad view) leaves nothing behind; the previous one stays served.
+            remove_leftovers(out, retired_grace_seconds)
+            raise
+
+
+def _publish(warehouse: Warehouse, out: Path, *, run_id: str, schema: str, retired_grace_seconds: float
+             ) -> Publication:
     stamp = dt.datetime.now(dt.timezone.utc)
     tag = f"{stamp:%Y%m%dT%H%M%S%fZ}-{os.getpid()}"
     tmp_db = out / f".{PUBLISHED_DB}.{tag}.tmp"
@@ -100,12 +140,16 @@ def publish_marts(warehouse: Warehouse, out_dir: str | Path, *, run_id: str, sch
             conn.execute("checkpoint pub")
         finally:
             conn.execute("detach pub")
+    previous = linked_folder(out)
+    if previous is not None:
+        # Recorded before the swap: killed after it, the folder readers were in still has its grace period.
+        _retire(out, previous, time.time())
     os.replace(tmp_db, out / PUBLISHED_DB)
     link_tmp = out / f".{PARQUET_LINK}.{tag}.tmp"
     os.symlink(parquet_dir.name, link_tmp)
     os.replace(link_tmp, out / PARQUET_LINK)
     _fsync_dir(out)
-    _prune(out, keep={parquet_dir.name})
+    remove_leftovers(out, retired_grace_seconds)
     return Publication(out / PUBLISHED_DB, out / PARQUET_LINK, counts, view_counts, stamp)
 
 
@@ -115,12 +159,80 @@ def _main_catalog(conn: duckdb.DuckDBPyConnection) -> str:
         "order by database_oid limit 1").fetchall()[0][0]
 
 
-def _prune(out: Path, keep: set[str], previous_to_keep: int = 1) -> None:
-    """Remove old Parquet folders, keeping the current one and the one before (a reader may still be in it)."""
-    folders = sorted((p for p in out.glob("parquet-*") if p.is_dir() and p.name not in keep), reverse=True)
-    for old in folders[previous_to_keep:]:
-        shutil.rmtree(old, ignore_errors=True)
-    an_hour_ago = dt.datetime.now().timestamp() - 3600
-    for stale in out.glob(f".{PUBLISHED_DB}.*.tmp*"):  # left by a publication killed mid-way
-        if stale.stat().st_mtime < an_hour_ago:
+@contextmanager
+def publication_lock(out: Path, timeout_seconds: float = 600.0) -> Iterator[None]:
+    """Hold <out>/.publish.lock: one publication at a time per folder, and a way to know the others are dead."""
+    path = out / LOCK_FILE
+    with open(path, "a+") as handle:
+        deadline = time.monotonic() + timeout_seconds
+        delay = 0.05
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() + delay > deadline:
+                    handle.seek(0)
+                    holder = handle.read().strip() or "another process"
+                    raise PublishError(f"cannot publish into {out}: {holder} has been publishing there for more "
+                                       f"than {timeout_seconds:g} s ({path} is locked)") from None
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"process {os.getpid()}")
+            handle.flush()
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def linked_folder(out: Path) -> str | None:
+    """The name of the Parquet folder <out>/parquet points to (None: no publication yet)."""
+    try:
+        return os.readlink(out / PARQUET_LINK)
+    except (FileNotFoundError, OSError):
+        return None
+
+
+def _read_ledger(out: Path) -> dict[str, float]:
+    try:
+        ledger = json.loads((out / RETIRED_LEDGER).read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+    return {str(k): float(v) for k, v in ledger.items()} if isinstance(ledger, dict) else {}
+
+
+def _write_ledger(out: Path, ledger: dict[str, float]) -> None:
+    tmp = out / f"{RETIRED_LEDGER}.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(ledger, indent=1, sort_keys=True))
+    os.replace(tmp, out / RETIRED_LEDGER)
+
+
+def _retire(out: Path, folder: str, at: float) -> None:
+    _write_ledger(out, {**_read_ledger(out), folder: at})
+
+
+def remove_leftovers(out: Path, retired_grace_seconds: float, *, now: float | None = None) -> list[str]:
+    """Remove what no reader can need; returns the names removed. Call only while holding the lock.
+
+    Kept: the folder the link points to, and folders it pointed to less than `retired_grace_seconds` ago.
+    Removed: other parquet-* folders (retired long enough, or never linked: a killed publication's), and the
+    temporary DuckDB files and links of killed publications.
+    """
+    now = time.time() if now is None else now
+    current = linked_folder(out)
+    ledger = {name: at for name, at in _read_ledger(out).items() if (out / name).is_dir() and name != current}
+    keep = {current} | {name for name, at in ledger.items() if now - at < retired_grace_seconds}
+    removed = []
+    for folder in sorted(out.glob("parquet-*")):
+        if folder.is_dir() and not folder.is_symlink() and folder.name not in keep:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder.name)
+    for pattern in (f".{PUBLISHED_DB}.*.tmp*", f".{PARQUET_LINK}.*.tmp", f"{RETIRED_LEDGER}.*.tmp"):
+        for stale in out.glob(pattern):
             stale.unlink(missing_ok=True)
+            removed.append(stale.name)
+    _write_ledger(out, {name: at for name, at in ledger.items() if name in keep})
+    return removed

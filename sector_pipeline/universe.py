@@ -40,9 +40,9 @@ from typing import Any, Callable
 import polars as pl
 
 from sector_pipeline.errors import ConfigurationError
+from sector_pipeline.vocabulary import DIMENSIONS
 
 DEFAULT_UNIVERSE_PATH = Path(__file__).parent / "universes" / "sp500_sectors.toml"
-DIMENSIONS = ("cycle", "rates", "inflation", "risk")
 
 # Where a macro series comes from: "market" = the configured price source (yfinance, csv price files,
 # synthetic), read as the ticker's daily close; "fred" = an economic series of the St. Louis Fed's FRED,

@@ -25,6 +25,11 @@ BANDS: tuple[str, ...] = ("positive", "neutral", "negative")
 # The two groups of sectors whose characteristics make a sentiment score.
 SENTIMENT_GROUPS: tuple[str, ...] = ("leader", "laggard")
 
+# The dimensions' names in the marts (marts.sentiment.dimension, the columns of marts.sentiment_wide and
+# marts.market_overview): spelled out for readers who never saw the seed articles (docs/marts.md, Changes).
+MART_DIMENSIONS: dict[str, str] = {"cycle": "economic_cycle", "rates": "interest_rates", "inflation": "inflation",
+                                   "risk": "risk_appetite"}
+
 # Alert tiers, most urgent first (seed article 004), and the alert types of each.
 TIERS: tuple[str, ...] = ("CRITICAL", "HIGH", "MEDIUM")
 TIER_ORDER: dict[str, int] = {tier: i for i, tier in enumerate(TIERS)}

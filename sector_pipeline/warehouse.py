@@ -57,6 +57,9 @@ class WindowWrite:
     frame: pl.DataFrame
     date_column: str = "date"
     scope: Mapping[str, str] = field(default_factory=dict)
+    # Rows whose column holds one of these values are left as stored (neither deleted nor compared): the series
+    # of a provider that did not answer this time keep the values it delivered before.
+    keep: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # Side tables (e.g. the quarantine) are not inputs of anything incremental: no change record.
     track_changes: bool = True
 
@@ -104,32 +107,51 @@ class Warehouse:
             try:
                 folder.mkdir(parents=True, exist_ok=True)
             except (FileExistsError, NotADirectoryError) as exc:
-                raise WarehouseError(f"cannot create the warehouse folder {folder}: a file is in the way "
-                                     f"({exc.filename})") from exc
+                # Name the file that is in the way, not the folder that could not be made below it.
+                blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), folder)
+                raise WarehouseError(f"cannot create the warehouse folder {folder}: {blocker} is a file, not a "
+                                     f"folder (set SECTOR_PIPELINE_WAREHOUSE to a path in a folder)") from exc
             except OSError as exc:
-                raise WarehouseError(f"cannot create the warehouse folder {folder}: {exc.strerror}") from exc
-        deadline = time.monotonic() + self.lock_timeout_seconds
+                raise WarehouseError(f"cannot create the warehouse folder {folder}: {exc.strerror} "
+                                     f"({exc.filename or folder})") from exc
+        started = time.monotonic()
+        deadline = started + self.lock_timeout_seconds
         delay = 0.1
         while True:
             try:
                 return duckdb.connect(self.path, read_only=read_only and Path(self.path).exists())
             except duckdb.Error as exc:
-                if _is_lock_error(exc) and time.monotonic() + delay < deadline:
+                left = deadline - time.monotonic()
+                if _is_lock_error(exc) and left > 0:
                     # Another process (a notebook, the DuckDB CLI, a second run) holds the file: wait, it is
-                    # usually a short read; give up only after the configured bound.
-                    time.sleep(delay)
+                    # usually a short read; give up only after the configured bound (a last try at the bound).
+                    time.sleep(min(delay, left))
                     delay = min(delay * 2, 2.0)
                     continue
-                raise WarehouseError(self._open_error(exc)) from exc
+                raise WarehouseError(self._open_error(exc, waited=time.monotonic() - started)) from exc
 
-    def _open_error(self, exc: BaseException) -> str:
+    def _open_error(self, exc: BaseException, waited: float = 0.0) -> str:
+        text = str(exc)
         if _is_lock_error(exc):
-            holder = _LOCK_HOLDER.search(str(exc))
-            who = f"process {holder.group(1)}" if holder else "another process"
-            return (f"the warehouse {self.path} is locked by {who} (still after {self.lock_timeout_seconds:.0f} s). "
-                    "DuckDB admits one writer OR readers: close that connection; readers should open the "
-                    "published copy (data/published/sector_rotation.duckdb) instead")
-        return f"cannot open the warehouse {self.path}: {exc}"
+            holder = _LOCK_HOLDER.search(text)
+            who = f"the process with PID {holder.group(1)}" if holder else "another process"
+            return (f"the warehouse {self.path} is locked by {who}: still locked after waiting {waited:.1f} s "
+                    f"(lock_timeout_seconds = {self.lock_timeout_seconds:g}). DuckDB admits one writer OR "
+                    "readers: close that connection (a notebook, the DuckDB CLI, another run); BI tools and "
+                    "notebooks should read the published copy (sector_rotation.duckdb in the published folder, "
+                    "data/published by default) instead")
+        if "No space left" in text:
+            return (f"no space left on device while opening the warehouse {self.path}: nothing was changed; "
+                    "free space there and run again")
+        if "Read-only file system" in text:
+            return (f"cannot open the warehouse {self.path} for writing: it is on a read-only file system; set "
+                    "SECTOR_PIPELINE_WAREHOUSE to a writable location")
+        if "Permission denied" in text:
+            return f"cannot open the warehouse {self.path}: permission denied (the pipeline writes this file)"
+        if "not a valid DuckDB database file" in text:
+            return (f"cannot open the warehouse {self.path}: that file exists but is not a DuckDB database; "
+                    "point SECTOR_PIPELINE_WAREHOUSE to a .duckdb file or to a path that does not exist yet")
+        return f"cannot open the warehouse {self.path}: {text}"
 
     @contextmanager
     def session(self) -> Iterator["Warehouse"]:
@@ -200,13 +222,25 @@ class Warehouse:
         Tables are created from the first frame's schema.
         """
         results: dict[str, WriteResult] = {}
+        with self._transaction([w.table for w in writes]) as conn:
+            for write in writes:
+                results[write.table] = self._replace_window(conn, write, start, end, run_id)
+            if consumer is not None and consumed:
+                self._mark_consumed(conn, consumer, consumed)
+        for table, result in results.items():
+            _log_write(table, start, end, result)
+        return results
+
+    @contextmanager
+    def _transaction(self, tables: list[str]) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One transaction on the warehouse: committed when the block ends, rolled back on any error.
+
+        A DuckDB or OS error becomes a WarehouseError naming the tables and the cause (disk full first).
+        """
         with self.connect() as conn:
             conn.execute("begin transaction")
             try:
-                for write in writes:
-                    results[write.table] = self._replace_window(conn, write, start, end, run_id)
-                if consumer is not None and consumed:
-                    self._mark_consumed(conn, consumer, consumed)
+                yield conn
                 conn.execute("commit")
             except BaseException as exc:
                 self._forget_catalog()
@@ -215,16 +249,18 @@ class Warehouse:
                 except duckdb.Error:
                     pass  # a failed commit (disk full) has already ended the transaction: the cause is `exc`
                 if isinstance(exc, (duckdb.Error, OSError)):
-                    raise WarehouseError(self._write_error(exc, [w.table for w in writes])) from exc
+                    raise WarehouseError(self._write_error(exc, tables)) from exc
                 raise
-        for table, result in results.items():
-            _log_write(table, start, end, result)
-        return results
 
     def _write_error(self, exc: BaseException, tables: list[str]) -> str:
         text = str(exc)
         if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or "No space left" in text:
-            return f"no space left on device while writing {', '.join(tables)} to {self.path}: nothing was changed"
+            # DuckDB names the file it could not write (the database or its .wal): that is the full disk.
+            written = re.search(r'write (?:to )?file "([^"]+)"', text)
+            where = written.group(1) if written else (exc.filename if isinstance(exc, OSError) and exc.filename
+                                                      else self.path)
+            return (f"no space left on device while writing {', '.join(tables)} to {where}: nothing was changed "
+                    f"(the warehouse {self.path} keeps its previous state); free space there and run again")
         return f"writing {', '.join(tables)} to {self.path} failed, nothing was changed: {text}"
 
     def _replace_window(self, conn: duckdb.DuckDBPyConnection, write: WindowWrite, start: dt.date,
@@ -232,38 +268,29 @@ class Warehouse:
         frame = write.frame  # noqa: F841  (DuckDB's replacement scan reads the local variable `frame`)
         conn.execute("create or replace temp table __incoming as select * from frame")
         return self._replace_from_incoming(conn, write.table, start, end, run_id, date_column=write.date_column,
-                                           scope=write.scope, track_changes=write.track_changes)
+                                           scope=write.scope, keep=write.keep,
+                                           track_changes=write.track_changes)
 
     def replace_from_query(self, table: str, sql: str, params: Mapping[str, object], start: dt.date,
                            end: dt.date | None, *, run_id: str = "", consumer: str | None = None,
                            consumed: Mapping[str, int] | None = None) -> WriteResult:
         """Like replace_windows for one table whose new rows are a query's rows in the window (SQL models)."""
-        with self.connect() as conn:
-            conn.execute("begin transaction")
-            try:
-                window = "date >= $__start" + (" and date < $__end" if end is not None else "")
-                bound = {**params, "__start": start, **({"__end": end} if end is not None else {})}
-                conn.execute(f"create or replace temp table __incoming as select * from ({sql}) as model "
-                             f"where {window}", bound)
-                result = self._replace_from_incoming(conn, table, start, end, run_id)
-                if consumer is not None and consumed:
-                    self._mark_consumed(conn, consumer, consumed)
-                conn.execute("commit")
-            except BaseException as exc:
-                self._forget_catalog()
-                try:
-                    conn.execute("rollback")
-                except duckdb.Error:
-                    pass
-                if isinstance(exc, (duckdb.Error, OSError)):
-                    raise WarehouseError(self._write_error(exc, [table])) from exc
-                raise
+        with self._transaction([table]) as conn:
+            window = "date >= $__start" + (" and date < $__end" if end is not None else "")
+            bound = {**params, "__start": start, **({"__end": end} if end is not None else {})}
+            conn.execute(f"create or replace temp table __incoming as select * from ({sql}) as model "
+                         f"where {window}", bound)
+            result = self._replace_from_incoming(conn, table, start, end, run_id)
+            if consumer is not None and consumed:
+                self._mark_consumed(conn, consumer, consumed)
         _log_write(table, start, end, result)
         return result
 
     def _replace_from_incoming(self, conn: duckdb.DuckDBPyConnection, table: str, start: dt.date,
                                end: dt.date | None, run_id: str, *, date_column: str = "date",
-                               scope: Mapping[str, str] | None = None, track_changes: bool = True) -> WriteResult:
+                               scope: Mapping[str, str] | None = None,
+                               keep: Mapping[str, tuple[str, ...]] | None = None,
+                               track_changes: bool = True) -> WriteResult:
         """Replace the window of `table` by the rows of the temp table __incoming (same transaction)."""
         schema, name = qualified(table)
         conn.execute(f"create schema if not exists {schema}")
@@ -284,6 +311,10 @@ class Warehouse:
         for i, (key, value) in enumerate(sorted((scope or {}).items())):
             filters.append(f'"{key}" = $scope_{i}')
             params[f"scope_{i}"] = value
+        for i, (key, values) in enumerate(sorted((keep or {}).items())):
+            if values:
+                filters.append(f'not list_contains($keep_{i}, "{key}")')
+                params[f"keep_{i}"] = list(values)
         where = " and ".join(filters)
         rows = conn.execute("select count(*) from __incoming").fetchall()[0][0]
         changed: tuple[dt.date | None, dt.date | None] = (None, None)
@@ -338,15 +369,8 @@ class Warehouse:
 
     def mark_consumed(self, consumer: str, seqs: Mapping[str, int]) -> None:
         """Record that `consumer` (an asset that writes no table: a picture, a publication) used these changes."""
-        with self.connect() as conn:
-            conn.execute("begin transaction")
-            try:
-                self._mark_consumed(conn, consumer, seqs)
-                conn.execute("commit")
-            except BaseException:
-                self._forget_catalog()
-                conn.execute("rollback")
-                raise
+        with self._transaction([CONSUMED]) as conn:
+            self._mark_consumed(conn, consumer, seqs)
 
     def pending(self, consumer: str, inputs: Sequence[str]) -> Pending:
         """The first input date changed since `consumer` last ran, and each input's latest change sequence."""

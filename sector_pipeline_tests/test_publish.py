@@ -12,7 +12,16 @@ import time
 import duckdb
 import pytest
 
-from sector_pipeline.publish import PARQUET_LINK, PUBLISHED_DB, publish_marts
+from sector_pipeline.publish import (
+    LOCK_FILE,
+    PARQUET_LINK,
+    PUBLISHED_DB,
+    RETIRED_LEDGER,
+    PublishError,
+    publication_lock,
+    publish_marts,
+    remove_leftovers,
+)
 from sector_pipeline.warehouse import Warehouse
 from sector_pipeline_tests.dagster_helpers import FAST_MODEL, definitions, run_range
 
@@ -108,7 +117,7 @@ def test_publication_is_a_faithful_copy_with_parquet(tmp_path):
     assert dimensions - {None} <= {"economic_cycle", "interest_rates", "inflation", "risk_appetite"}
 
 
-def test_republishing_swaps_and_prunes_old_parquet_folders(tmp_path):
+def test_republishing_swaps_and_keeps_retired_folders_for_the_grace_period(tmp_path):
     path = tmp_path / "w.duckdb"
     assert run_range(definitions(path), D(2024, 3, 1), D(2024, 3, 5)).success
     out = tmp_path / "again"
@@ -118,7 +127,10 @@ def test_republishing_swaps_and_prunes_old_parquet_folders(tmp_path):
         targets.append(os.readlink(out / PARQUET_LINK))
         assert publication.tables["sector_returns"] == 3 * 11 * 7  # 3 sessions (Mar 1, 4, 5) x 11 x 7 windows
     assert len(set(targets)) == 4
-    assert sorted(p.name for p in out.glob("parquet-*")) == sorted(targets[-2:])  # current + previous kept
+    # every folder retired within the last 10 minutes is kept: a reader may be in it
+    assert sorted(p.name for p in out.glob("parquet-*")) == sorted(targets)
+    publish_marts(Warehouse(path), out, run_id="manual", retired_grace_seconds=0)
+    assert [p.name for p in out.glob("parquet-*")] == [os.readlink(out / PARQUET_LINK)]
 
 
 def test_failed_run_does_not_publish(tmp_path, universe):
@@ -152,3 +164,130 @@ def test_published_files_are_never_opened_for_writing_by_readers(tmp_path):
     published = tmp_path / "published" / PUBLISHED_DB
     with pytest.raises(duckdb.Error):
         duckdb.connect(str(published), read_only=True).execute("create table marts.x as select 1")
+
+
+# --- clean-up, readers holding files, concurrent publishers (a small hand-made marts schema: fast) -----------
+
+def small_marts(path, rows: int = 3) -> Warehouse:
+    """A warehouse with one marts table and one view, enough for publish_marts."""
+    conn = duckdb.connect(str(path))
+    conn.execute("create schema marts")
+    conn.execute("create table marts.levels as select date '2024-01-01' + i::int as date, i * 1.5 as level "
+                 "from range(?) t(i)", [rows])
+    conn.execute("create view marts.levels_doubled as select date, level * 2 as level from marts.levels")
+    conn.close()
+    return Warehouse(path)
+
+
+def test_retired_folders_go_after_the_grace_period_and_never_the_linked_one(tmp_path):
+    store, out = small_marts(tmp_path / "w.duckdb"), tmp_path / "pub"
+    names = []
+    for _ in range(3):
+        publish_marts(store, out, run_id="r", retired_grace_seconds=600)
+        names.append(os.readlink(out / PARQUET_LINK))
+    ledger = json.loads((out / RETIRED_LEDGER).read_text())
+    assert sorted(ledger) == sorted(names[:2])  # the two retired folders and when they were retired
+    assert remove_leftovers(out, 600, now=time.time() + 60) == []
+    assert sorted(remove_leftovers(out, 600, now=time.time() + 601)) == sorted(names[:2])
+    assert [p.name for p in out.glob("parquet-*")] == [names[-1]]
+    assert remove_leftovers(out, 0, now=time.time() + 10**6) == []  # the linked folder stays, whatever its age
+    assert duckdb.sql(f"select count(*) from '{out / PARQUET_LINK}/levels.parquet'").fetchall()[0][0] == 3
+
+
+def test_leftovers_of_a_killed_publication_go_at_the_next_one(tmp_path):
+    store, out = small_marts(tmp_path / "w.duckdb"), tmp_path / "pub"
+    publish_marts(store, out, run_id="r")
+    linked = os.readlink(out / PARQUET_LINK)
+    # what a publication killed while building leaves: a folder never linked, a temporary DuckDB file and WAL
+    (out / "parquet-20240101T000000000000Z-1").mkdir()
+    (out / "parquet-20240101T000000000000Z-1" / "levels.parquet").write_bytes(b"partial")
+    for name in (f".{PUBLISHED_DB}.20240101T000000000000Z-1.tmp", f".{PUBLISHED_DB}.20240101T000000000000Z-1.tmp.wal",
+                 f".{PARQUET_LINK}.20240101T000000000000Z-1.tmp"):
+        (out / name).write_bytes(b"x")
+    publish_marts(store, out, run_id="r")
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".publish")) == sorted(
+        [PUBLISHED_DB, PARQUET_LINK, RETIRED_LEDGER, linked, os.readlink(out / PARQUET_LINK)])
+
+
+READER_HOLDING_FILES = textwrap.dedent("""
+    import os, sys, time
+    import duckdb
+    link, stop_file = sys.argv[1], sys.argv[2]
+    folder = os.path.realpath(link)               # resolved once, as a BI tool listing the folder does
+    files = sorted(os.path.join(folder, f) for f in os.listdir(folder))
+    handles = {f: open(f, "rb") for f in files}   # and some files held open all along
+    sizes = {f: os.path.getsize(f) for f in files}
+    print(os.path.basename(folder), flush=True)
+    errors, reads = [], 0
+    while not os.path.exists(stop_file):
+        for f in files:
+            try:
+                duckdb.sql(f"select count(*) from '{f}'").fetchall()
+                reads += 1
+            except Exception as exc:
+                errors.append(repr(exc))
+        time.sleep(0.02)
+    print(reads, len(errors), errors[:3], flush=True)
+    sys.stdin.readline()           # the folder is removed now
+    held = []
+    for f, h in handles.items():   # the folder may be gone by now: open handles still read every byte
+        h.seek(0)
+        data = h.read()
+        held.append(len(data) == sizes[f] and data[:4] == b"PAR1" and data[-4:] == b"PAR1")
+    print(all(held), flush=True)
+""")
+
+
+def test_a_reader_holding_the_previous_folder_keeps_reading_through_publications(tmp_path):
+    store, out = small_marts(tmp_path / "w.duckdb"), tmp_path / "pub"
+    publish_marts(store, out, run_id="r")
+    script, stop = tmp_path / "reader.py", tmp_path / "stop"
+    script.write_text(READER_HOLDING_FILES)
+    reader = subprocess.Popen([sys.executable, str(script), str(out / PARQUET_LINK), str(stop)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        folder = reader.stdout.readline().strip()
+        for _ in range(3):
+            publish_marts(store, out, run_id="r")   # the reader's folder is retired, kept for the grace period
+            assert (out / folder).is_dir()
+        time.sleep(0.3)
+        stop.write_text("stop")
+        reads, errors, _ = reader.stdout.readline().split(maxsplit=2)
+        assert int(reads) > 0 and int(errors) == 0   # every read by path during the publications worked
+        with publication_lock(out):
+            remove_leftovers(out, 600, now=time.time() + 601)   # ten minutes later
+        assert not (out / folder).exists()
+        held = reader.communicate("removed\n", timeout=60)[0].strip()
+    finally:
+        reader.kill()
+    assert held == "True"   # files it held open still read in full after the removal
+
+
+def test_a_second_publisher_waits_for_the_first_then_fails_naming_it(tmp_path):
+    store, out = small_marts(tmp_path / "w.duckdb"), tmp_path / "pub"
+    publish_marts(store, out, run_id="r")
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import fcntl, os, sys, time
+        h = open({str(out / LOCK_FILE)!r}, "a+"); fcntl.flock(h, fcntl.LOCK_EX)
+        h.seek(0); h.truncate(); h.write(f"process {{os.getpid()}}"); h.flush()
+        print("locked", flush=True); time.sleep(float(sys.argv[1]))
+    """), "1.0"], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    began = time.monotonic()
+    publish_marts(store, out, run_id="r", lock_timeout_seconds=30)   # waits about a second, then publishes
+    assert time.monotonic() - began >= 0.5 and holder.wait(timeout=30) == 0
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import fcntl, os, time
+        h = open({str(out / LOCK_FILE)!r}, "a+"); fcntl.flock(h, fcntl.LOCK_EX)
+        h.seek(0); h.truncate(); h.write(f"process {{os.getpid()}}"); h.flush()
+        print("locked", flush=True); time.sleep(30)
+    """)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        linked = os.readlink(out / PARQUET_LINK)
+        with pytest.raises(PublishError, match=f"process {holder.pid} has been publishing there"):
+            publish_marts(store, out, run_id="r", lock_timeout_seconds=0.3)
+        assert os.readlink(out / PARQUET_LINK) == linked
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)

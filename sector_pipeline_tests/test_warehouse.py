@@ -1,4 +1,5 @@
 import datetime as dt
+import logging
 import os
 import signal
 import subprocess
@@ -35,6 +36,31 @@ def test_scope_limits_the_delete_to_matching_rows(warehouse_path):
                                        scope={"dataset": "prices"})], D(2024, 1, 2), D(2024, 1, 3))
     assert store.query("select dataset, reason from validated.q order by all").rows() == [("macro", "b"),
                                                                                            ("prices", "c")]
+
+
+def test_keep_leaves_the_rows_of_listed_values_as_stored(warehouse_path):
+    store = Warehouse(warehouse_path)
+    days = [D(2024, 1, 2), D(2024, 1, 3)]
+    stored = pl.DataFrame({"date": days * 2, "series": ["vix"] * 2 + ["cpi"] * 2, "value": [1.0, 2.0, 3.0, 4.0]})
+    store.replace_windows([WindowWrite("raw.m", stored)], D(2024, 1, 2), D(2024, 1, 4))
+    # cpi's provider did not answer: only vix arrives again, cpi's stored rows stay and do not count as changed
+    again = stored.filter(series="vix").with_columns(value=pl.col("value") * 10)
+    result = store.replace_windows([WindowWrite("raw.m", again, keep={"series": ("cpi",)})],
+                                   D(2024, 1, 2), D(2024, 1, 4))["raw.m"]
+    assert store.query("select series, value from raw.m order by series, date").rows() == [
+        ("cpi", 3.0), ("cpi", 4.0), ("vix", 10.0), ("vix", 20.0)]
+    assert (result.rows, result.changed_from, result.changed_through) == (2, D(2024, 1, 2), D(2024, 1, 3))
+
+
+def test_every_committed_write_logs_one_progress_line(warehouse_path, caplog):
+    store = Warehouse(warehouse_path)
+    with caplog.at_level(logging.INFO, logger="sector_pipeline.warehouse"):
+        store.replace_windows([WindowWrite("raw.t", _prices([D(2024, 1, 2), D(2024, 1, 3)], 1.0))],
+                              D(2024, 1, 2), D(2024, 1, 4))
+        store.replace_windows([WindowWrite("raw.t", _prices([D(2024, 1, 3)], 1.0))], D(2024, 1, 3), None)
+    assert [r.getMessage() for r in caplog.records] == [
+        "raw.t: 2 rows written for 2024-01-02 .. 2024-01-03, changed 2024-01-02 .. 2024-01-03",
+        "raw.t: 1 rows written for 2024-01-03 on, no stored row changed"]
 
 
 def test_a_failed_write_rolls_back_every_table(warehouse_path):

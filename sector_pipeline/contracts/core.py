@@ -39,6 +39,7 @@ DUCKDB_TYPES: dict[str, pl.DataType] = {
     "BOOLEAN": pl.Boolean(),
     "VARCHAR[]": pl.List(pl.String()),
     "DOUBLE[]": pl.List(pl.Float64()),
+    "TIMESTAMP": pl.Datetime("us"),
     # DuckDB returns a TIMESTAMPTZ in the session's time zone: any zone is the same instant (see _same_type).
     "TIMESTAMP WITH TIME ZONE": pl.Datetime("us", "UTC"),
 }

@@ -1,4 +1,5 @@
-"""Contracts of the bookkeeping tables: the change log of the incremental assets and the publication manifest."""
+"""Contracts of the bookkeeping tables: the incremental assets' change log, the alert outbox, the publication
+manifest."""
 
 import datetime as dt
 from typing import Optional
@@ -7,6 +8,8 @@ import pandera.polars as pa
 import polars as pl
 
 from sector_pipeline.contracts.core import table_config
+from sector_pipeline.notify import STATES
+from sector_pipeline.vocabulary import ALERT_TYPES, DIMENSIONS, TIERS
 
 
 class TableChanges(pa.DataFrameModel):
@@ -28,7 +31,8 @@ class ConsumedChanges(pa.DataFrameModel):
 
     consumer: str = pa.Field(description="The reading asset's table (or asset) name")
     input_table: str = pa.Field(description="The input table")
-    seq: int = pa.Field(ge=1, description="The input's last change (meta.table_changes.seq) already consumed")
+    seq: int = pa.Field(ge=0, description=(
+        "The input's last change (meta.table_changes.seq) already consumed; 0: the input had none yet"))
 
     Config = table_config("meta.consumed_changes", "consumer", "input_table")
 
@@ -47,4 +51,23 @@ class PublishManifest(pa.DataFrameModel):
     Config = table_config("marts.publish_manifest", "object_name")
 
 
-MODELS = (TableChanges, ConsumedChanges, PublishManifest)
+class AlertOutbox(pa.DataFrameModel):
+    """Every alert's webhook delivery state (sector_pipeline/notify.py): sent once accepted, resent until then."""
+
+    alert_id: str = pa.Field(description="Stable id of the alert: a hash of its date, type and dimension")
+    date: dt.date = pa.Field(description="The session the alert's condition started (signals.alerts.date)")
+    tier: str = pa.Field(isin=list(TIERS), description="CRITICAL, HIGH or MEDIUM")
+    alert_type: str = pa.Field(isin=list(ALERT_TYPES), description="The alert's type (signals.alerts.alert_type)")
+    dimension: Optional[str] = pa.Field(isin=list(DIMENSIONS), nullable=True,
+                                        description="The sentiment dimension; NULL for rotation velocity")
+    state: str = pa.Field(isin=list(STATES), description="pending, delivered, 'not sent: too old' or withdrawn")
+    attempts: int = pa.Field(ge=0, description="POSTs that carried this alert, over all runs")
+    last_error: Optional[str] = pa.Field(nullable=True, description="Why the last attempt failed (NULL once delivered)")
+    queued_at_utc: pl.Datetime("us") = pa.Field(description="When the alert entered the outbox (UTC)")
+    last_attempt_at_utc: Optional[pl.Datetime("us")] = pa.Field(nullable=True, description="Last POST (UTC)")
+    delivered_at_utc: Optional[pl.Datetime("us")] = pa.Field(nullable=True, description="When the hook accepted it (UTC)")
+
+    Config = table_config("signals.alert_outbox", "alert_id")
+
+
+MODELS = (TableChanges, ConsumedChanges, AlertOutbox, PublishManifest)

@@ -9,6 +9,7 @@ import dagster as dg
 # when the asset decorators run, so it is silenced before the asset modules below are imported.
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
+from sector_pipeline.defs.delivery_assets import DELIVERY_ASSETS, webhook_resource  # noqa: E402
 from sector_pipeline.defs.heatmap_assets import HEATMAP_ASSETS, HeatmapOutputResource  # noqa: E402
 from sector_pipeline.defs.ingest_assets import INGEST_ASSETS  # noqa: E402
 from sector_pipeline.defs.partitions import IngestDatesResource  # noqa: E402
@@ -37,12 +38,13 @@ def build_definitions(settings: Settings, resources: Mapping[str, Any] | None = 
         "published": PublishedResource(directory=settings.published_dir),
         "heatmap_output": HeatmapOutputResource(directory=f"{settings.reports_dir}/heatmaps"),
         "ingest_dates": IngestDatesResource(),
+        "webhook": webhook_resource(settings.alert_webhook_url is not None),
     }
     # member universes (stocks in sectors) add the member rankings and rotation (docs/scaling.md)
     members = MEMBER_ASSETS if load_universe(settings.universe_path).members else []
     return dg.Definitions(
-        assets=[*INGEST_ASSETS, *sql_assets, *SIGNAL_ASSETS, *members, *STRATEGY_ASSETS, *HEATMAP_ASSETS,
-                build_publish_asset(mart_keys, mart_tables)],
+        assets=[*INGEST_ASSETS, *sql_assets, *SIGNAL_ASSETS, *members, *STRATEGY_ASSETS, *DELIVERY_ASSETS,
+                *HEATMAP_ASSETS, build_publish_asset(mart_keys, mart_tables)],
         jobs=[daily_pipeline_job],
         schedules=[nightly_schedule],
         resources={**defaults, **(resources or {})},

@@ -96,10 +96,13 @@ def _ingest(context: dg.AssetExecutionContext, market_data: MarketDataResource, 
     window = _window(context, dates, universe.calendar, store.max_date(table))
     source = market_data.client(universe)
     fetched = fetch(source, universe, window)
-    frame, notes = (fetched.frame, fetched.unavailable) if isinstance(fetched, MacroFetch) else (fetched, {})
+    frame, notes, kept = (fetched.frame, fetched.unavailable, fetched.unfetched) if isinstance(fetched, MacroFetch) \
+        else (fetched, {}, ())
     for provider, why in notes.items():
-        context.log.warning(f"provider {provider} delivered nothing (its series only warn): {why}")
-    result = store.replace_windows([WindowWrite(table, frame)], window.start, window.end, run_id=context.run_id)[table]
+        context.log.warning(f"provider {provider} delivered nothing (its series only warn, their stored values are "
+                            f"kept): {why}")
+    write = WindowWrite(table, frame, keep={key: kept} if kept else {})
+    result = store.replace_windows([write], window.start, window.end, run_id=context.run_id)[table]
     if not window.sessions:
         # A weekend or holiday run: keep what the UI showed of the last real session, and say why nothing came.
         return dg.MaterializeResult(metadata={**previous_metadata(context, context.asset_key),

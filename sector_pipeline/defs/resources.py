@@ -4,7 +4,7 @@
 import datetime as dt
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import TYPE_CHECKING, ContextManager, Optional
+from typing import TYPE_CHECKING, ClassVar, ContextManager, Optional
 
 import dagster as dg
 import polars as pl
@@ -55,6 +55,7 @@ class MarketDataResource(dg.ConfigurableResource, ABC):
     an instance of the one they want. There is deliberately no fallback from one source to another.
     """
 
+    source: ClassVar[str]  # the name every stored row carries (SECTOR_PIPELINE_SOURCE)
     universe_path: Optional[str] = None
 
     def universe(self) -> Universe:
@@ -72,6 +73,7 @@ class MarketDataResource(dg.ConfigurableResource, ABC):
 class SyntheticMarketResource(MarketDataResource):
     """The offline synthetic market: reproducible from `seed`, with planted regimes as the answer key."""
 
+    source = "synthetic"
     seed: int = 42
 
     def client(self, universe: Universe) -> "SyntheticSource":
@@ -86,6 +88,7 @@ class SyntheticMarketResource(MarketDataResource):
 class YFinanceResource(MarketDataResource):
     """Yahoo Finance prices through yfinance (batched downloads with retries) and FRED macro series."""
 
+    source = "yfinance"
     batch_size: int = 20
     max_attempts: int = 4
 
@@ -98,6 +101,7 @@ class YFinanceResource(MarketDataResource):
 class CsvDirectoryResource(MarketDataResource):
     """Your own files: one csv per ticker and per macro series in `directory` (docs/data_sources.md)."""
 
+    source = "csv"
     directory: str
 
     def client(self, universe: Universe) -> MarketDataSource:

@@ -75,6 +75,7 @@ def fetch_prices(source: MarketDataSource, universe: Universe, window: Window) -
 class MacroFetch:
     frame: pl.DataFrame
     unavailable: dict[str, str]  # provider -> why it delivered nothing (only providers whose series all warn)
+    unfetched: tuple[str, ...] = ()  # the series of those providers: their stored rows must stay as they are
 
 
 def fetch_macro(source: MarketDataSource, universe: Universe, window: Window) -> MacroFetch:
@@ -85,7 +86,7 @@ def fetch_macro(source: MarketDataSource, universe: Universe, window: Window) ->
     """
     if not window.sessions or not universe.macro:
         return MacroFetch(pl.DataFrame(schema=MACRO_SCHEMA), {})
-    frames, unavailable = [], {}
+    frames, unavailable, unfetched = [], {}, []
     for group in split_by_provider(universe.macro):
         if not group:
             continue
@@ -96,11 +97,12 @@ def fetch_macro(source: MarketDataSource, universe: Universe, window: Window) ->
                 raise
             logger.warning("macro provider %s delivered nothing: %s", group[0].provider, exc)
             unavailable[group[0].provider] = str(exc)
+            unfetched += [s.series for s in group]
     frame = pl.concat([f.select(list(MACRO_SCHEMA)).cast(MACRO_SCHEMA) for f in frames]) if frames \
         else pl.DataFrame(schema=MACRO_SCHEMA)  # type: ignore[arg-type]
     frame = frame.filter(pl.col("date").is_in(list(window.sessions)))
     frame = drop_before_inception(frame, {m.series: m.inception for m in universe.macro}, key="series")
-    return MacroFetch(frame.sort("date", "series"), unavailable)
+    return MacroFetch(frame.sort("date", "series"), unavailable, tuple(unfetched))
 
 
 def daily_regimes(spells: pl.DataFrame, window: Window, source: str) -> pl.DataFrame:

@@ -1,4 +1,4 @@
-"""The report's other pictures: sentiment gauges with their ±0.3 bands, the relative rotation graph, and the
+"""The report's other pictures: sentiment gauges with their reading bands, the relative rotation graph, and the
 backtest's equity and drawdown curves.
 
 Pure functions, frames in, PNG bytes out; no Dagster. matplotlib is imported when a picture is drawn.
@@ -41,7 +41,7 @@ def _reading(score: float | None) -> str:
 
 
 def render_sentiment_gauges(sentiment: pl.DataFrame, *, date: dt.date, source: str | None) -> bytes:
-    """One bullet gauge per dimension: the -1..+1 scale with the ±0.3 bands, the score, its reading."""
+    """One bullet gauge per dimension: the -1..+1 scale with the reading bands, the score, its reading."""
     from matplotlib.patches import Rectangle
 
     rows = {r["dimension"]: r for r in sentiment.filter(pl.col("date") == date).iter_rows(named=True)}
@@ -73,9 +73,10 @@ def render_sentiment_gauges(sentiment: pl.DataFrame, *, date: dt.date, source: s
             ax.barh(0, score, height=0.34, color="#2b2b2b", zorder=2)
             ax.plot([score], [0], marker="D", markersize=8, color="#2b2b2b", markeredgecolor="white", zorder=3)
         ax.set_yticks([])
-        ax.set_xticks([-1, -SENTIMENT_EXTREME, -SENTIMENT_BAND, 0, SENTIMENT_BAND, SENTIMENT_EXTREME, 1])
+        ticks = [-1, -SENTIMENT_EXTREME, -SENTIMENT_BAND, 0, SENTIMENT_BAND, SENTIMENT_EXTREME, 1]
+        ax.set_xticks(ticks)
         ax.tick_params(axis="x", labelsize=8, length=2)
-        ax.set_xticklabels(["-1", "-0.6", "-0.3", "0", "+0.3", "+0.6", "+1"])
+        ax.set_xticklabels([f"{t:+g}" if t else "0" for t in ticks])
         for spine in ax.spines.values():
             spine.set_color("#999999")
         figure.text((left - 0.15) / width, (bottom + 0.18) / height, label, ha="right", va="center",

@@ -31,6 +31,7 @@ from sector_pipeline.report.figures import (
     text_color,
 )
 from sector_pipeline.report.marts import DIMENSION_LABELS, DIMENSIONS
+from sector_pipeline.signals.config import AlertConfig, SentimentConfig
 
 if TYPE_CHECKING:  # matplotlib is imported by the drawing functions only: loading the definitions stays light
     from matplotlib.colors import Colormap, Normalize, TwoSlopeNorm
@@ -41,8 +42,9 @@ DIVERGING_CMAP = "RdYlGn"   # red = negative, green = positive: the finance conv
 SEQUENTIAL_CMAP = "viridis_r"
 SCORE_SESSIONS = 60
 SENTIMENT_SESSIONS = 120
-SENTIMENT_BAND = 0.3
-SENTIMENT_EXTREME = 0.6
+# The reading band and the extreme level are the signal stage's settings, not the report's own numbers.
+SENTIMENT_BAND = SentimentConfig().band
+SENTIMENT_EXTREME = AlertConfig().extreme
 SENTIMENT_NORM_LIMIT = 1.0
 LABEL_MARGIN_IN = 2.45      # room for "XLC  Communication Services" at 9.5 pt
 MISSING_LABEL = "n/a: no value yet (warming up / not ranked)"
@@ -421,7 +423,7 @@ def _draw_date_grid(ax, matrix: HeatmapMatrix, rgba: np.ndarray, *, date: dt.dat
 
 
 def draw_sentiment_heatmap(matrix: HeatmapMatrix, *, date: dt.date, source: str | None) -> Figure:
-    """Dimension x date sentiment on the fixed -1..+1 scale; the ±0.3 bands are marked on the colour bar."""
+    """Dimension x date sentiment on the fixed -1..+1 scale; the reading bands are marked on the colour bar."""
     from matplotlib.cm import ScalarMappable
 
     n_rows, n_cols = matrix.values.shape
@@ -442,7 +444,7 @@ def draw_sentiment_heatmap(matrix: HeatmapMatrix, *, date: dt.date, source: str 
     bar.set_ticks([-1, -SENTIMENT_EXTREME, -SENTIMENT_BAND, 0, SENTIMENT_BAND, SENTIMENT_EXTREME, 1])
     for level in (-SENTIMENT_BAND, SENTIMENT_BAND):
         bar.ax.axhline(level, color="black", linewidth=1.0)
-    bar.set_label("score (unitless, -1..+1)\nlines: ±0.3 bands", fontsize=8.5)
+    bar.set_label(f"score (unitless, -1..+1)\nlines: ±{SENTIMENT_BAND:g} bands", fontsize=8.5)
     bar.ax.tick_params(labelsize=8)
     _missing_legend(figure, 0.01, 0.0)
     return figure

@@ -18,6 +18,7 @@ import polars as pl
 
 from sector_pipeline.report import interactive, marts
 from sector_pipeline.report.figures import is_synthetic, source_text
+from sector_pipeline.report.heatmaps import SENTIMENT_BAND, SENTIMENT_EXTREME
 from sector_pipeline.report.marts import Queryable
 from sector_pipeline.report.pictures import CHARTS, HEATMAPS, HeatmapView, Picture, heatmap_view, render_picture
 
@@ -180,7 +181,7 @@ SKILL_COLUMNS = [
 SENTIMENT_COLUMNS = [
     ("label", "dimension", None),
     ("score", "score", _num("{:+.3f}")),
-    ("band", "band (±0.3)", None),
+    ("band", f"band (±{SENTIMENT_BAND:g})", None),
     ("interpretation", "reading", None),
     ("top_contributors", "top contributors", None),
 ]
@@ -195,9 +196,9 @@ CAPTIONS = {
     "sri_total": "Sector Rotation Index total (0-400), last 60 sessions; diverging scale centred on 200, the "
                  "neutral middle (every component at 50).",
     "sentiment": "The four sentiment scores, last 120 sessions, fixed scale -1..+1 (the colour bar marks the "
-                 "±0.3 bands).",
-    "sentiment_gauges": "Each dimension's score on -1..+1 with the ±0.3 bands (red negative, grey neutral, "
-                        "green positive) and the ±0.6 extreme lines.",
+                 f"±{SENTIMENT_BAND:g} bands).",
+    "sentiment_gauges": f"Each dimension's score on -1..+1 with the ±{SENTIMENT_BAND:g} bands (red negative, grey "
+                        f"neutral, green positive) and the ±{SENTIMENT_EXTREME:g} extreme lines.",
     "rotation_graph": "RS-Ratio (x) against RS-Momentum (y), both centred on 100; tails show the last 5 points, "
                       "the big dot is the latest.",
     "rotation_explorer": "RS-Ratio (x) against RS-Momentum (y), both centred on 100, on a window that holds every "

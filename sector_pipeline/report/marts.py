@@ -14,18 +14,20 @@ from typing import Callable, Mapping, Protocol
 import duckdb
 import polars as pl
 
+from sector_pipeline import vocabulary
 from sector_pipeline.errors import SectorPipelineError
 from sector_pipeline.publish import PUBLISHED_DB
+from sector_pipeline.strategy.config import SIGNALS as SKILL_SIGNALS
+from sector_pipeline.strategy.config import STRATEGIES
 
 # The session calendar of the marts: market_overview has one row per session (the benchmark's), whatever
 # is still warming up elsewhere.
 SESSIONS_TABLE = "marts.market_overview"
-# marts.sentiment.dimension in seed article 004 order: the same names as the columns of marts.sentiment_wide
-DIMENSIONS = ("economic_cycle", "interest_rates", "inflation", "risk_appetite")
-DIMENSION_LABELS = {"economic_cycle": "Economic cycle", "interest_rates": "Interest rate expectations",
-                    "inflation": "Inflation expectations", "risk_appetite": "Risk appetite"}
-BOOKS = ("model", "composite", "momentum_top3", "equal_weight", "benchmark")   # display order
-SIGNALS = ("model", "momentum", "composite")
+# marts.sentiment.dimension in seed article 004's order: the same names as the columns of marts.sentiment_wide
+DIMENSIONS = tuple(vocabulary.MART_DIMENSIONS[d] for d in vocabulary.DIMENSIONS)
+DIMENSION_LABELS = {vocabulary.MART_DIMENSIONS[d]: label for d, label in vocabulary.DIMENSION_LABELS.items()}
+BOOKS = STRATEGIES   # display order
+SIGNALS = tuple(SKILL_SIGNALS)
 # A t-statistic counts as evidence of skill only with at least this many non-overlapping periods (a year of
 # 20-session periods); fewer is reported as too few to tell skill from luck.
 MIN_SKILL_PERIODS = 12

@@ -200,7 +200,8 @@ def run_model(warehouse: Warehouse, model: SqlModel, start: dt.date, end: dt.dat
                                             consumed=consumed)
     except WarehouseError as exc:
         if isinstance(exc.__cause__, duckdb.Error) and "stores columns" not in str(exc):
-            raise SqlModelError(f"model {model.table} ({model.path}) failed: {exc.__cause__}") from exc
+            # the warehouse's message leads (disk full, lock), with DuckDB's own text (a SQL error) inside it
+            raise SqlModelError(f"model {model.table} ({model.path}) failed: {exc}") from exc
         raise
 
 

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from sector_pipeline.calendar import sessions
-from sector_pipeline.notify import WebhookError, post_alerts
+from sector_pipeline.notify import deliver, with_alert_ids
 from sector_pipeline.signals.alerts import (
     CONDITION_SCHEMA,
     alert_lookback_sessions,
@@ -229,23 +229,36 @@ def receiver():
     server.shutdown()
 
 
+def _deliver(url: str, alerts: pl.DataFrame, **kwargs):
+    settings = {"source": "synthetic", "batch_size": 50, "timeout_seconds": 2.0, "budget_seconds": 2.0,
+                "first_backoff_seconds": 5.0, **kwargs}  # a backoff beyond the budget: one POST per batch
+    return deliver(url, with_alert_ids(alerts), **settings)
+
+
 def test_webhook_posts_the_alerts_as_json(receiver):
     alerts = pl.DataFrame({"date": [dt.date(2024, 5, 1)], "tier": ["HIGH"], "alert_type": ["regime_change"],
                            "dimension": ["rates"], "value": [0.45], "threshold": [0.4], "message": ["m"]})
     url = f"http://127.0.0.1:{receiver.server_port}/hooks/alerts"
-    assert post_alerts(url, alerts, source="synthetic") == 200
+    (delivery,) = _deliver(url, alerts)
+    assert delivery.delivered and delivery.attempts == 1 and delivery.error is None
     (got,) = _Receiver.received
     assert got["path"] == "/hooks/alerts" and got["type"] == "application/json"
     assert got["body"]["count"] == 1 and got["body"]["source"] == "synthetic"
-    assert got["body"]["alerts"][0] == {"date": "2024-05-01", "tier": "HIGH", "alert_type": "regime_change",
-                                        "dimension": "rates", "value": 0.45, "threshold": 0.4, "message": "m"}
+    sent = got["body"]["alerts"][0]
+    assert {k: v for k, v in sent.items() if k != "alert_id"} == {
+        "date": "2024-05-01", "tier": "HIGH", "alert_type": "regime_change", "dimension": "rates", "value": 0.45,
+        "threshold": 0.4, "message": "m"}
+    assert sent["alert_id"] == delivery.alert_ids[0]
 
 
 def test_webhook_failure_is_a_clear_error(receiver):
     _Receiver.status = 500
-    url = f"http://127.0.0.1:{receiver.server_port}/x"
-    with pytest.raises(WebhookError, match="answered HTTP 500 to 0 alert"):
-        post_alerts(url, pl.DataFrame(schema={"date": pl.Date()}), source="synthetic")
-    with pytest.raises(WebhookError, match="unreachable"):
-        post_alerts("http://127.0.0.1:9/nothing-listens-here", pl.DataFrame(schema={"date": pl.Date()}),
-                    source="synthetic", timeout_seconds=2)
+    alerts = pl.DataFrame({"date": [dt.date(2024, 5, 1)], "tier": ["HIGH"], "alert_type": ["regime_change"],
+                           "dimension": ["rates"], "value": [0.45], "threshold": [0.4], "message": ["m"]})
+    (refused,) = _deliver(f"http://127.0.0.1:{receiver.server_port}/x", alerts)
+    assert not refused.delivered and refused.attempts == 1
+    # the path is redacted (hooks often carry a token in it)
+    assert refused.error == (f"webhook http://127.0.0.1:{receiver.server_port}/… answered HTTP 500 "
+                             "(gave up after 1 attempt(s) within the 2 s retry budget)")
+    (unreachable,) = _deliver("http://127.0.0.1:9/nothing-listens-here", alerts)
+    assert not unreachable.delivered and unreachable.error.startswith("webhook http://127.0.0.1:9/… unreachable: ")
