@@ -9,7 +9,7 @@ Where contracts are declared (one place per table):
   ingest/schemas.py     raw.*, validated.* (the validation rules themselves)
   contracts/signals.py  intermediate.int_total_returns, signals.*   (Python-written tables)
   contracts/strategy.py strategy.*
-  contracts/meta.py     meta.* (the change log) and marts.publish_manifest (published copy)
+  contracts/meta.py     meta.* (the change log), signals.alert_outbox, marts.publish_manifest (published copy)
   dbt_like_sql/<layer>/<model>.yml + the model's header   staging.*, intermediate.int_macro_daily, marts.*
 
 A new Python table gets a pandera model whose `Config = table_config("schema.table", *grain)`, listed in its
