@@ -13,8 +13,8 @@ Where contracts are declared (one place per table):
   dbt_like_sql/<layer>/<model>.yml + the model's header   staging.*, intermediate.int_macro_daily, marts.*
 
 A new Python table gets a pandera model whose `Config = table_config("schema.table", *grain)`, listed in its
-module's MODELS (ingest: python_models()); a new SQL model gets a `-- grain:` header line and a .yml beside it. Nothing else: the check and the
-UI schema follow. Pure code (pandera, Polars, the SQL runner's parser), no Dagster.
+module's MODELS (ingest: python_models()); a new SQL model gets a `-- grain:` header line and a .yml beside
+it. Nothing else: the check and the UI schema follow. Pure code (pandera, Polars, the SQL runner's parser), no Dagster.
 """
 
 from __future__ import annotations

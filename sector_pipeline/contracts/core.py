@@ -96,18 +96,19 @@ class Contract:
     @property
     def polars_schema(self) -> dict[str, pl.DataType]:
         """{column: Polars type}: what the code writes (`frame.cast(contract.polars_schema)`)."""
-        return {name: _dtype(column) for name, column in self.schema.columns.items()}
+        return {name: column_dtype(column) for name, column in self.schema.columns.items()}
 
     def description_of(self, column: str) -> str:
         return self.schema.columns[column].description or ""
 
     def column_schema(self) -> list[tuple[str, str, str]]:
         """(name, DuckDB type, description) per column, in table order: the column schema of the UI."""
-        return [(name, duckdb_type(_dtype(column)), column.description or "")
+        return [(name, duckdb_type(column_dtype(column)), column.description or "")
                 for name, column in self.schema.columns.items()]
 
 
-def _dtype(column: pa.Column) -> pl.DataType:
+def column_dtype(column: pa.Column) -> pl.DataType:
+    """The Polars type of a pandera column."""
     dtype = column.dtype.type  # pandera's polars engine wraps the Polars type
     return dtype() if isinstance(dtype, type) else dtype
 
@@ -134,7 +135,8 @@ def from_model(model: type[pa.DataFrameModel]) -> Contract:
         raise ContractError(f"{model.__name__}: its Config must name the table (schema.table) and its grain")
     return Contract(table=schema.name, description=" ".join((schema.description or "").split()),
                     schema=schema, grain=grain, grain_unique=bool(unique),
-                    allows_nan=bool(metadata.get("allows_nan", False)), declared_in=f"{model.__module__}.{model.__name__}")
+                    allows_nan=bool(metadata.get("allows_nan", False)),
+                    declared_in=f"{model.__module__}.{model.__name__}")
 
 
 @dataclass(frozen=True)
@@ -222,7 +224,7 @@ def _rules(contract: Contract, usable: set[str]) -> list[_Rule]:
         if name not in usable:
             continue
         value = pl.col(name)
-        is_float = _dtype(column).is_float()
+        is_float = column_dtype(column).is_float()
         if not column.nullable:
             # pandera counts a NaN in a non-nullable float column as null: so do we.
             rules.append(_Rule(f"{table}.{name}: not null" + (" (grain key)" if name in keys else ""),
@@ -232,7 +234,8 @@ def _rules(contract: Contract, usable: set[str]) -> list[_Rule]:
                                fails=(value.is_nan() | value.is_infinite()).fill_null(False)))
         rules.extend(_value_rule(table, name, check, is_float) for check in column.checks)
     for check in contract.schema.checks:  # rules across columns (ingest models)
-        rules.append(_Rule(f"{table}: {rule_text(check)}", evaluate=lambda frame, c=check: _pandera_fails(c, frame, None)))
+        rules.append(_Rule(f"{table}: {rule_text(check)}",
+                           evaluate=lambda frame, c=check: _pandera_fails(c, frame, None)))
     return rules
 
 

@@ -65,7 +65,8 @@ class AlertOutbox(pa.DataFrameModel):
     last_error: Optional[str] = pa.Field(nullable=True, description="Why the last attempt failed (NULL once delivered)")
     queued_at_utc: pl.Datetime("us") = pa.Field(description="When the alert entered the outbox (UTC)")
     last_attempt_at_utc: Optional[pl.Datetime("us")] = pa.Field(nullable=True, description="Last POST (UTC)")
-    delivered_at_utc: Optional[pl.Datetime("us")] = pa.Field(nullable=True, description="When the hook accepted it (UTC)")
+    delivered_at_utc: Optional[pl.Datetime("us")] = pa.Field(nullable=True,
+                                                             description="When the hook accepted it (UTC)")
 
     Config = table_config("signals.alert_outbox", "alert_id")
 

@@ -149,7 +149,7 @@ class _Dimension(_Session):
 
 
 class SentimentScores(_Dimension):
-    """The four-dimension sentiment indicator of seed article 004: each dimension's score in [-1, +1] and its reading."""
+    """The four-dimension sentiment indicator of seed article 004: each dimension's score in [-1, +1], its reading."""
 
     label: str = pa.Field(description="The dimension's name for people, e.g. 'Risk appetite'")
     score: float = pa.Field(in_range={"min_value": -1, "max_value": 1}, description=(
@@ -195,7 +195,8 @@ class Alerts(_Session):
 class AlertConditions(_Session):
     """Each score-based alert condition's daily state: what the next run continues from (latch, cool-down)."""
 
-    alert_type: str = pa.Field(isin=list(ALERT_TYPES[:3]), description="extreme_reading, flight_to_safety, regime_change")
+    alert_type: str = pa.Field(isin=[t for t in ALERT_TYPES if t != "rotation_velocity"],
+                               description="extreme_reading, flight_to_safety or regime_change (the score-based types)")
     dimension: str = pa.Field(isin=list(DIMENSIONS), description=DIMENSION)
     reading: Optional[float] = pa.Field(in_range={"min_value": -1, "max_value": 1}, nullable=True, description=(
         "Mean of the dimension's daily score over the last 9 sessions (smoothing_sessions)"))

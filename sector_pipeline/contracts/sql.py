@@ -23,7 +23,7 @@ from typing import Any, Callable
 import pandera.polars as pa
 import yaml
 
-from sector_pipeline.contracts.core import Contract, ContractError, _dtype, polars_type
+from sector_pipeline.contracts.core import Contract, ContractError, column_dtype, polars_type
 from sector_pipeline.sql.runner import SqlModel
 
 COLUMN_KEYS = {"type", "description", "nullable", "from", "ge", "gt", "le", "lt", "in_range", "isin"}
@@ -67,7 +67,8 @@ def _column(path: Path, name: str, spec: Any, resolve: Callable[[str], Contract]
     dtype, nullable, checks, description = None, False, [], ""
     if "from" in spec:
         base = _inherited(where, str(spec["from"]), name, resolve)
-        dtype, nullable, checks, description = _dtype(base), base.nullable, list(base.checks), base.description or ""
+        dtype, nullable, checks = column_dtype(base), base.nullable, list(base.checks)
+        description = base.description or ""
     if "type" in spec:
         try:
             dtype = polars_type(str(spec["type"]))

@@ -252,8 +252,9 @@ def test_rules_across_columns_of_the_ingest_models_are_evaluated():
     row = {"date": D(2024, 1, 5), "ticker": "XLE", "open": 10.0, "high": 9.0, "low": 11.0, "close": 10.0,
            "adj_close": 10.0, "volume": 100.0, "dividend": 0.0, "split_ratio": 1.0, "fetched_on": D(2024, 1, 6),
            "source": "csv"}
-    result = check_contract("validated.prices", pl.DataFrame([row], schema=contract_for("validated.prices").polars_schema))
-    assert set(result.failures) == {"validated.prices: high_at_least_low", "validated.prices: open_and_close_within_low_high"}
+    frame = pl.DataFrame([row], schema=contract_for("validated.prices").polars_schema)
+    assert set(check_contract("validated.prices", frame).failures) == {
+        "validated.prices: high_at_least_low", "validated.prices: open_and_close_within_low_high"}
 
 
 def test_the_check_is_fast_enough_for_a_nightly_run(warehouse):
