@@ -131,7 +131,8 @@ def main() -> int:
     seed_thresholds = {k: v[0] for k, v in THRESHOLDS.items()}
     settings = [{**dict(zip(GRID, values)), **seed_thresholds} for values in itertools.product(*GRID.values())]
     settings += [{**default, name: value} for name, values in THRESHOLDS.items() for value in values[1:]]
-    results = {tuple(s.values()): evaluate(s, scores, rankings, characteristics) for s in [*settings, SEED_RULES, default]}
+    results = {tuple(s.values()): evaluate(s, scores, rankings, characteristics)
+               for s in [*settings, SEED_RULES, default]}
     ranked = sorted(results.values(), key=rank_key)
     print(f"{len(results)} settings in {time.perf_counter() - started:.0f} s; {sum(r['budget'] for r in ranked)} "
           f"within budget, {sum(r['margin'] for r in ranked)} within 80 % of it on each half\n")

@@ -86,7 +86,8 @@ def report(space: Workspace) -> None:
     alerts = query(db, "select * from signals.alerts")
     days = query(db, "select distinct date from signals.sentiment_scores order by date").get_column("date").to_list()
     rates = alert_rates(alerts, days)
-    print(f"\n**Alerts** over {rates['years']:.1f} years of sentiment scores: CRITICAL {rates['critical_per_year']:.1f} "
+    print(f"\n**Alerts** over {rates['years']:.1f} years of sentiment scores: "
+          f"CRITICAL {rates['critical_per_year']:.1f} "
           f"a year (at most {rates['critical_max_year']:.0f} in a year), HIGH {rates['high_per_year']:.1f} "
           f"(at most {rates['high_max_year']:.0f}), MEDIUM {rates['medium_per_year']:.1f}\n")
     print(table(alerts_per_year(alerts, range(days[0].year, days[-1].year + 1))))

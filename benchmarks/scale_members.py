@@ -100,7 +100,7 @@ def child(members: int, years: int, warehouse_read: bool) -> dict:
     prices = clock.run("generate", lambda: SyntheticSource(universe, seed=42).fetch_prices(
         universe.instruments, start, END))
     returns = clock.run("total returns", lambda: int_total_returns(prices))
-    del prices
+    prices = None  # frees the frame: the lambda above has run
     benchmark = universe.benchmark.ticker
     sectors = [s.ticker for s in universe.sectors]
     member_frame = universe.members_frame()
@@ -116,7 +116,7 @@ def child(members: int, years: int, warehouse_read: bool) -> dict:
     # the brief's scope (features, aggregates, rankings) ends here; rotation and the read come on top
     ranked_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     feature_rows = features.height
-    del features
+    features = None  # frees the frame: the lambdas above have run
     prices_only = returns.select("date", "ticker", "total_return_price").lazy()
     clock.run("member rotation", lambda: (member_rotation(prices_only, member_frame, benchmark=benchmark)
                                           if members else relative_rotation(prices_only, benchmark=benchmark))

@@ -71,7 +71,8 @@ class Soak:
         place = self.workdir / name
         return {**os.environ, "DAGSTER_HOME": str(self.home), "PYTHONPATH": str(ROOT),
                 "SECTOR_PIPELINE_SOURCE": "synthetic", "SECTOR_PIPELINE_WAREHOUSE": str(place / "warehouse.duckdb"),
-                "SECTOR_PIPELINE_PUBLISHED": str(place / "published"), "SECTOR_PIPELINE_REPORTS": str(place / "reports")}
+                "SECTOR_PIPELINE_PUBLISHED": str(place / "published"),
+                "SECTOR_PIPELINE_REPORTS": str(place / "reports")}
 
     def backfill(self, name: str) -> subprocess.Popen:
         """The README's command, in its own process group (SIGKILL reaches every process it started)."""

@@ -31,28 +31,13 @@ from typing import Callable
 
 import polars as pl
 
+from sector_pipeline.contracts import schema_of
+from sector_pipeline.contracts.meta import AlertOutbox
+from sector_pipeline.vocabulary import DELIVERED, PENDING, TIER_ORDER, TOO_OLD, WITHDRAWN
 
-PENDING = "pending"
-DELIVERED = "delivered"
-TOO_OLD = "not sent: too old"
-WITHDRAWN = "withdrawn"
-STATES = (PENDING, DELIVERED, TOO_OLD, WITHDRAWN)
-
-OUTBOX_SCHEMA: dict[str, pl.DataType] = {
-    "alert_id": pl.String(),
-    "date": pl.Date(),
-    "tier": pl.String(),
-    "alert_type": pl.String(),
-    "dimension": pl.String(),
-    "state": pl.String(),
-    "attempts": pl.Int64(),            # POSTs that carried this alert, over all runs
-    "last_error": pl.String(),         # why the last attempt failed (null once delivered)
-    "queued_at_utc": pl.Datetime("us"),
-    "last_attempt_at_utc": pl.Datetime("us"),
-    "delivered_at_utc": pl.Datetime("us"),
-}
+# The outbox's columns and types: its contract (contracts/meta.py AlertOutbox)
+OUTBOX_SCHEMA: dict[str, pl.DataType] = schema_of(AlertOutbox)
 _IDENTITY = ("date", "alert_type", "dimension")
-_TIER_ORDER = {"CRITICAL": 0, "HIGH": 1, "MEDIUM": 2}
 
 
 def redact(url: str) -> str:
@@ -75,7 +60,7 @@ def with_alert_ids(alerts: pl.DataFrame) -> pl.DataFrame:
 
 
 def _ordered(outbox: pl.DataFrame) -> pl.DataFrame:
-    return outbox.sort(pl.col("date"), pl.col("tier").replace_strict(_TIER_ORDER, default=9, return_dtype=pl.Int8),
+    return outbox.sort(pl.col("date"), pl.col("tier").replace_strict(TIER_ORDER, default=9, return_dtype=pl.Int8),
                        pl.col("alert_type"), pl.col("dimension"), nulls_last=True)
 
 

@@ -135,6 +135,8 @@ def _publish(warehouse: Warehouse, out: Path, *, run_id: str, schema: str, retir
                 dates = conn.execute(f"select min(date), max(date) from {schema}.{name}").fetchall()[0]
                 conn.execute(f"insert into {schema}.{MANIFEST} values ($1, $2, $3, $4, $5, $6, $7)",
                              [stamp, run_id, name, kind, rows, dates[0], dates[1]])
+            # the manifest's contract, before the copy replaces the served one (a refusal leaves nothing behind)
+            warehouse.verify_rows(f"marts.{MANIFEST}", conn.sql(f"select * from {schema}.{MANIFEST}").pl())
             conn.execute(f"copy {schema}.{MANIFEST} to '{parquet_dir / (MANIFEST + '.parquet')}' (format parquet)")
             conn.execute(f"use {_main_catalog(conn)}")  # detach needs pub not to be the default catalog
             conn.execute("checkpoint pub")

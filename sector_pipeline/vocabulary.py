@@ -52,8 +52,16 @@ def leader_count(ranked: int) -> int:
     return max(1, ranked // 3)
 
 
-def leader_count_expr(ranked: "pl.Expr") -> "pl.Expr":
+def leader_count_expr(ranked: "pl.Expr") -> "pl.Expr":  # noqa: F821 (Polars is imported only when used)
     """leader_count on a column of ranked-sector counts."""
     import polars as pl
 
     return (ranked // 3).clip(lower_bound=1).cast(pl.Int64)
+
+
+# The states of an alert's webhook delivery (signals.alert_outbox, sector_pipeline/notify.py).
+PENDING = "pending"
+DELIVERED = "delivered"
+TOO_OLD = "not sent: too old"
+WITHDRAWN = "withdrawn"
+DELIVERY_STATES: tuple[str, ...] = (PENDING, DELIVERED, TOO_OLD, WITHDRAWN)

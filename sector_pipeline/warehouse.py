@@ -21,7 +21,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import duckdb
 import polars as pl
@@ -92,14 +92,25 @@ class Warehouse:
     write); outside a session each call opens and closes its own connection, so readers never hold the file.
     """
 
-    def __init__(self, path: str | Path, *, lock_timeout_seconds: float = 60.0):
+    def __init__(self, path: str | Path, *, lock_timeout_seconds: float = 60.0,
+                 verify: Callable[[str, pl.DataFrame], object] | None = None):
         self.path = str(path)
         self.lock_timeout_seconds = lock_timeout_seconds
+        # Called with every write's new rows inside its transaction, before anything stored is touched: it
+        # raises to refuse the write (the pipeline passes the tables' contracts, contracts.enforce_contract).
+        # What it returns for each table is kept in `verdicts` for the run to report.
+        self.verify = verify
+        self.verdicts: dict[str, object] = {}
         self._conn: duckdb.DuckDBPyConnection | None = None
         # Within a session: tables known to exist (a table is never dropped by the pipeline) and whether the
         # meta schema is there, so the bookkeeping of every step does not re-ask the catalog.
         self._known_tables: set[str] = set()
         self._meta_ready = False
+
+    def verify_rows(self, table: str, frame: pl.DataFrame) -> None:
+        """Apply `verify` to rows of `table` (it raises to refuse them) and keep its verdict for the run."""
+        if self.verify is not None:
+            self.verdicts[table] = self.verify(table, frame)
 
     def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
         if self.path != ":memory:":
@@ -293,6 +304,9 @@ class Warehouse:
                                track_changes: bool = True) -> WriteResult:
         """Replace the window of `table` by the rows of the temp table __incoming (same transaction)."""
         schema, name = qualified(table)
+        if self.verify is not None:
+            # the rows as DuckDB will store them (its types), whether they came from a frame or a query
+            self.verify_rows(table, conn.sql("select * from __incoming").pl())
         conn.execute(f"create schema if not exists {schema}")
         conn.execute(f"create table if not exists {schema}.{name} as select * from __incoming limit 0")
         stored = self.columns(conn, table)
@@ -364,7 +378,8 @@ class Warehouse:
     def _mark_consumed(self, conn: duckdb.DuckDBPyConnection, consumer: str, seqs: Mapping[str, int]) -> None:
         self._ensure_meta(conn)
         for table, seq in sorted(seqs.items()):
-            conn.execute(f"delete from {CONSUMED} where consumer = $c and input_table = $t", {"c": consumer, "t": table})
+            conn.execute(f"delete from {CONSUMED} where consumer = $c and input_table = $t",
+                         {"c": consumer, "t": table})
             conn.execute(f"insert into {CONSUMED} values ($c, $t, $s)", {"c": consumer, "t": table, "s": seq})
 
     def mark_consumed(self, consumer: str, seqs: Mapping[str, int]) -> None:

@@ -9,7 +9,8 @@ import pytest
 
 from sector_pipeline.universe import Universe, load_universe
 
-REALDATA_DIR = Path(os.environ.get("SECTOR_PIPELINE_REALDATA", Path(__file__).resolve().parents[2] / "shared" / "realdata"))
+REALDATA_DIR = Path(os.environ.get("SECTOR_PIPELINE_REALDATA",
+                                   Path(__file__).resolve().parents[2] / "shared" / "realdata"))
 
 
 @pytest.fixture(scope="session")

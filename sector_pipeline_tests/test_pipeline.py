@@ -68,7 +68,19 @@ def test_a_range_materializes_every_asset_in_one_run(tmp_path, universe):
     assert store.query("select count(*) from intermediate.int_total_returns "
                        "where total_return_method = 'dividends'").item() == 41 * 12 - 12
     checks = {(c.asset_key.to_user_string(), c.check_name): c for c in result.get_asset_check_evaluations()}
-    assert len(checks) == 5  # 4 validation checks + the allocation rules check
+    # every asset but the pictures checks what it wrote against its table's contract, and says how many rows
+    contract = {asset: c for (asset, name), c in checks.items() if name == "matches_contract"}
+    assert set(contract) == {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()
+                             if m.asset_key.path[0] != "heatmaps"}
+    assert contract["signals/features"].metadata["rows_checked"].value == 41 * 12
+    assert contract["raw/prices"].description == "raw.prices: 492 rows pass the contract (grain date, ticker; " \
+                                                  "12 columns)"
+    others = {k: c for k, c in checks.items() if k[1] != "matches_contract"}
+    # the 4 validation checks, the allocation rules and the outbox's delivery (no hook configured: nothing due)
+    assert set(others) == {("validated/prices", "no_quarantined_rows"), ("validated/prices", "all_tickers_present"),
+                           ("validated/macro", "no_quarantined_rows"), ("validated/macro", "series_fresh"),
+                           ("strategy/allocations", "weights_within_rules"),
+                           ("signals/alert_outbox", "alerts_delivered")}
     # Every check passes but freshness: a fresh warehouse knows no FRED value released before its first day,
     # so the monthly series warn (not block) until their first release inside the range.
     fresh = checks.pop(("validated/macro", "series_fresh"))
@@ -170,7 +182,8 @@ def test_bad_rows_are_quarantined_and_block_downstream(tmp_path, universe):
     assert valid == 0
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()
               if c.asset_key.to_user_string() == "validated/prices"}
-    assert checks == {"no_quarantined_rows": False, "all_tickers_present": False}
+    # (the rows it did write, none in the window, keep the table's contract)
+    assert checks == {"no_quarantined_rows": False, "all_tickers_present": False, "matches_contract": True}
     # blocking checks: nothing downstream of validated/prices ran, every stored layer is untouched
     done = materialized(result)
     assert "validated/prices" in done and "staging/stg_prices" not in done

@@ -38,7 +38,8 @@ READER = textwrap.dedent("""
             conn = duckdb.connect(path, read_only=True)
             try:
                 manifest = conn.execute(
-                    "select object_name, row_count, cast(published_at as varchar) from marts.publish_manifest").fetchall()
+                    "select object_name, row_count, cast(published_at as varchar) "
+                    "from marts.publish_manifest").fetchall()
                 for name, rows, published_at in manifest:
                     actual = conn.execute(f"select count(*) from marts.{name}").fetchone()[0]
                     if actual != rows:

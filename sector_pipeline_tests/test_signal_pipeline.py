@@ -14,8 +14,8 @@ from sector_pipeline_tests.dagster_helpers import (
 
 D = dt.date
 SIGNAL_TABLES = ["signals.features", "signals.sector_rankings", "signals.sentiment_scores",
-                 "signals.sentiment_contributions", "signals.alerts", "signals.alert_conditions", "signals.macro_regime",
-                 "signals.sector_rotation_index", "signals.relative_rotation"]
+                 "signals.sentiment_contributions", "signals.alerts", "signals.alert_conditions",
+                 "signals.macro_regime", "signals.sector_rotation_index", "signals.relative_rotation"]
 START, SPLIT, LAST = D(2023, 7, 3), D(2024, 2, 12), D(2024, 2, 22)  # Presidents' Day 2024-02-19 inside
 
 

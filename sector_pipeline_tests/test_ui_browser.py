@@ -75,9 +75,9 @@ def ui(tmp_path_factory):
             try:
                 urllib.request.urlopen(url + "/server_info", timeout=2)
                 break
-            except OSError:
+            except OSError as exc:
                 if time.time() > deadline or server.poll() is not None:
-                    raise RuntimeError("dagster dev did not come up within 120 s")
+                    raise RuntimeError("dagster dev did not come up within 120 s") from exc
                 time.sleep(1)
         yield url
     finally:

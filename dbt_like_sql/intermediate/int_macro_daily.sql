@@ -1,4 +1,5 @@
--- Macro series on every session, carried forward over gaps at most the series' max_stale_sessions, with the age of each value and whether it is stale.
+-- Macro series on every session, carried forward over gaps at most the series' max_stale_sessions, with the age of each
+-- value and whether it is stale.
 -- grain: date, series
 -- lookback_sessions: 130
 -- date_column: date

@@ -1,4 +1,5 @@
--- Target weights per book, sector and rebalance session (seed article 000's rule on the model and on the composite, top-3 momentum, equal weight), with the previous weight and the score that drove them.
+-- Target weights per book, sector and rebalance session (seed article 000's rule on the model and on the composite,
+-- top-3 momentum, equal weight), with the previous weight and the score that drove them.
 -- grain: date, book, ticker
 with
 

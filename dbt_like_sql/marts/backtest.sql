@@ -1,4 +1,5 @@
--- Daily backtest of each book and the benchmark: returns in percent, equity (1.0 at the start), drawdown, turnover and cost.
+-- Daily backtest of each book and the benchmark: returns in percent, equity (1.0 at the start), drawdown, turnover and
+-- cost.
 -- grain: date, book
 with
 

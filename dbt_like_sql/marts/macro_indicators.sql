@@ -1,4 +1,5 @@
--- Macro series on every session: level with its units, 1- and 20-session changes, the date it was observed and the period it describes, and how stale it is.
+-- Macro series on every session: level with its units, 1- and 20-session changes, the date it was observed and the
+-- period it describes, and how stale it is.
 -- grain: date, series
 -- lookback_sessions: 20
 with
@@ -13,7 +14,7 @@ sessions as (
     select
         date,
         row_number() over (order by date) as session_number,
-    from (select distinct date from macro)
+    from (select distinct date from macro) as macro_dates
 ),
 
 numbered as (

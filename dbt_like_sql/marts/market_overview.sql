@@ -1,4 +1,5 @@
--- One row per session: benchmark returns, breadth, leaders and laggards, the four sentiment scores, the day's alerts, and whether a stale or estimated input was used.
+-- One row per session: benchmark returns, breadth, leaders and laggards, the four sentiment scores, the day's alerts,
+-- and whether a stale or estimated input was used.
 -- grain: date
 with
 
@@ -99,7 +100,7 @@ stale_macro_series as (
         select date, trim(unnest(string_split(stale_series, ','))) as series
         from macro_regime
         where stale_series <> ''
-    )
+    ) as stale
     group by date
 ),
 

@@ -1,4 +1,5 @@
--- Walk-forward model prediction per sector and date (forward relative return vs the benchmark), its rank, the model that made it, and the model's out-of-sample skill known that day.
+-- Walk-forward model prediction per sector and date (forward relative return vs the benchmark), its rank, the model
+-- that made it, and the model's out-of-sample skill known that day.
 -- grain: date, ticker
 with
 

@@ -1,4 +1,5 @@
--- Sector x window total returns in percent (1D .. 252D, YTD), long: the returns heatmap; one row per (date, ticker, metric), flagged where the total return is estimated from closes.
+-- Sector x window total returns in percent (1D .. 252D, YTD), long: the returns heatmap; one row per (date, ticker,
+-- metric), flagged where the total return is estimated from closes.
 -- grain: date, ticker, metric
 with
 

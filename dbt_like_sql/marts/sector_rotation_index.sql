@@ -1,4 +1,5 @@
--- Sector Rotation Index per sector and date: four 0-100 components, total (0-400 with equal weights) and rank, flagged when a stale macro series fed the economic component.
+-- Sector Rotation Index per sector and date: four 0-100 components, total (0-400 with equal weights) and rank, flagged
+-- when a stale macro series fed the economic component.
 -- grain: date, ticker
 with
 

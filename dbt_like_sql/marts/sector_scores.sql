@@ -1,4 +1,5 @@
--- Sector x date scores, long: 20-session relative strength change (%), composite score and rank, SRI total and rank, RS-Ratio and RS-Momentum, relative volume.
+-- Sector x date scores, long: 20-session relative strength change (%), composite score and rank, SRI total and rank,
+-- RS-Ratio and RS-Momentum, relative volume.
 -- grain: date, ticker, metric
 with
 

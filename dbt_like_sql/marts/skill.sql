@@ -1,4 +1,5 @@
--- Out-of-sample skill of the model and of two baselines (momentum, composite): rank IC and hit rate per signal date, and their running means and t-statistics, dated when the outcome became known.
+-- Out-of-sample skill of the model and of two baselines (momentum, composite): rank IC and hit rate per signal date,
+-- and their running means and t-statistics, dated when the outcome became known.
 -- grain: date, signal
 with
 

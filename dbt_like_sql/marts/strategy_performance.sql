@@ -1,4 +1,5 @@
--- Performance of each book and the benchmark from the backtest start up to each date: total return, CAGR, volatility, Sharpe, Sortino, max drawdown, turnover, costs, hit rate.
+-- Performance of each book and the benchmark from the backtest start up to each date: total return, CAGR, volatility,
+-- Sharpe, Sortino, max drawdown, turnover, costs, hit rate.
 -- grain: date, book
 with
 

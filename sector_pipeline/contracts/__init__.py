@@ -36,9 +36,11 @@ from sector_pipeline.contracts.core import (
     polars_type,
     run_check,
 )
+from sector_pipeline.errors import SectorPipelineError
 
-__all__ = ["Contract", "ContractCheck", "ContractError", "DUCKDB_TYPES", "check_contract", "column_schema",
-           "columns", "contract_for", "duckdb_type", "polars_type", "schema_of", "tables"]
+__all__ = ["Contract", "ContractCheck", "ContractError", "ContractViolation", "DUCKDB_TYPES", "check_contract",
+           "column_schema", "columns", "contract_for", "duckdb_type", "enforce_contract", "polars_type", "schema_of",
+           "tables"]
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "dbt_like_sql"
 
@@ -120,6 +122,24 @@ def check_contract(table: str, frame: pl.DataFrame | pl.LazyFrame, *,
     structural problem (missing or unexpected column, wrong type) with NULL values.
     """
     return run_check(contract_for(table, sql_dir=sql_dir), frame)
+
+
+class ContractViolation(SectorPipelineError):
+    """Rows a run was about to write break their table's contract; nothing was written."""
+
+    def __init__(self, table: str, check: ContractCheck):
+        super().__init__(f"{table}: {check.summary}; nothing was written (the failing rows are in the step's "
+                         f"metadata)")
+        self.table = table
+        self.check = check
+
+
+def enforce_contract(table: str, frame: pl.DataFrame, *, sql_dir: str | Path | None = None) -> ContractCheck:
+    """check_contract, raising ContractViolation when the rows fail: the warehouse's gate before every write."""
+    verdict = check_contract(table, frame, sql_dir=sql_dir)
+    if not verdict.passed:
+        raise ContractViolation(table, verdict)
+    return verdict
 
 
 def column_schema(table: str, *, sql_dir: str | Path | None = None) -> list[tuple[str, str, str]]:

@@ -8,8 +8,7 @@ import pandera.polars as pa
 import polars as pl
 
 from sector_pipeline.contracts.core import table_config
-from sector_pipeline.notify import STATES
-from sector_pipeline.vocabulary import ALERT_TYPES, DIMENSIONS, TIERS
+from sector_pipeline.vocabulary import ALERT_TYPES, DELIVERY_STATES, DIMENSIONS, TIERS
 
 
 class TableChanges(pa.DataFrameModel):
@@ -60,7 +59,8 @@ class AlertOutbox(pa.DataFrameModel):
     alert_type: str = pa.Field(isin=list(ALERT_TYPES), description="The alert's type (signals.alerts.alert_type)")
     dimension: Optional[str] = pa.Field(isin=list(DIMENSIONS), nullable=True,
                                         description="The sentiment dimension; NULL for rotation velocity")
-    state: str = pa.Field(isin=list(STATES), description="pending, delivered, 'not sent: too old' or withdrawn")
+    state: str = pa.Field(isin=list(DELIVERY_STATES),
+                          description="pending, delivered, 'not sent: too old' or withdrawn")
     attempts: int = pa.Field(ge=0, description="POSTs that carried this alert, over all runs")
     last_error: Optional[str] = pa.Field(nullable=True, description="Why the last attempt failed (NULL once delivered)")
     queued_at_utc: pl.Datetime("us") = pa.Field(description="When the alert entered the outbox (UTC)")

@@ -17,10 +17,10 @@ from sector_pipeline.defs.publish_assets import PublishedResource, build_publish
 from sector_pipeline.defs.resources import WarehouseResource, market_data_resource  # noqa: E402
 from sector_pipeline.defs.schedules import daily_pipeline_job, nightly_schedule  # noqa: E402
 from sector_pipeline.defs.signal_assets import MEMBER_ASSETS, SIGNAL_ASSETS  # noqa: E402
-from sector_pipeline.universe import load_universe  # noqa: E402
 from sector_pipeline.defs.sql_assets import build_sql_assets  # noqa: E402
 from sector_pipeline.defs.strategy_assets import STRATEGY_ASSETS  # noqa: E402
 from sector_pipeline.settings import Settings  # noqa: E402
+from sector_pipeline.universe import load_universe  # noqa: E402
 
 
 def build_definitions(settings: Settings, resources: Mapping[str, Any] | None = None) -> dg.Definitions:
@@ -33,7 +33,7 @@ def build_definitions(settings: Settings, resources: Mapping[str, Any] | None = 
     mart_tables = [".".join(key.path) for asset in sql_assets for key in asset.keys
                    if key.path[0] == "marts" and asset.metadata_by_key[key].get("materialized") == "table"]
     defaults = {
-        "warehouse": WarehouseResource(path=settings.warehouse_path),
+        "warehouse": WarehouseResource(path=settings.warehouse_path, sql_dir=settings.sql_dir),
         "market_data": market_data_resource(settings),
         "published": PublishedResource(directory=settings.published_dir),
         "heatmap_output": HeatmapOutputResource(directory=f"{settings.reports_dir}/heatmaps"),

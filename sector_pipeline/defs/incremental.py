@@ -21,6 +21,7 @@ from typing import Any, Callable, Mapping, Sequence
 import dagster as dg
 import polars as pl
 
+from sector_pipeline.defs.contract_checks import contract_check_spec, contract_checked, table_metadata
 from sector_pipeline.defs.metadata import markdown_table
 from sector_pipeline.defs.partitions import single_run
 from sector_pipeline.warehouse import Pending, Warehouse, WindowWrite
@@ -149,17 +150,27 @@ def outcome_metadata(context: dg.AssetExecutionContext, outcome: Outcome, table:
 def incremental_asset(table: str, *, inputs: Sequence[Input], group: str | None = None,
                       kinds: set[str] | None = None, metadata: Mapping[str, object] | None = None,
                       **kwargs: Any) -> Callable:
-    """The decorator of a one-table incremental asset: key, deps and run policy derived from the declaration."""
+    """The decorator of a one-table incremental asset: key, deps, run policy, column schema and contract check
+    derived from the declaration."""
     schema, _ = table.split(".")
-    return dg.asset(
+    decorate = dg.asset(
         key=asset_key(table),
         deps=input_deps(inputs),
         group_name=group or schema,
         backfill_policy=single_run,
         kinds=kinds or {"polars", "duckdb"},
-        metadata={"dagster/table_name": table, **(metadata or {})},
+        metadata={**table_metadata(table), **(metadata or {})},
+        check_specs=[contract_check_spec(table), *kwargs.pop("check_specs", [])],
         **kwargs,
     )
+    return lambda fn: decorate(contract_checked(fn))
+
+
+def table_multi_asset(*specs: dg.AssetSpec, **kwargs: Any) -> Callable:
+    """The decorator of an incremental asset writing several tables (specs from `table_spec`), with their checks."""
+    decorate = dg.multi_asset(specs=list(specs), backfill_policy=single_run,
+                              check_specs=[contract_check_spec(".".join(spec.key.path)) for spec in specs], **kwargs)
+    return lambda fn: decorate(contract_checked(fn))
 
 
 def input_deps(inputs: Sequence[Input]) -> list[dg.AssetKey]:
@@ -171,4 +182,4 @@ def table_spec(table: str, *, inputs: Sequence[Input], description: str, kinds: 
     """The spec of one table of a multi-table incremental asset."""
     return dg.AssetSpec(asset_key(table), deps=input_deps(inputs), group_name=table.split(".")[0],
                         description=description, kinds=kinds or {"polars", "duckdb"},
-                        metadata={"dagster/table_name": table, **(metadata or {})})
+                        metadata={**table_metadata(table), **(metadata or {})})

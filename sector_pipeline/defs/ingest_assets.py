@@ -5,20 +5,22 @@ Each asset is thin: window in, one pure function, one all-or-nothing write, meta
 
 
 import datetime as dt
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 import dagster as dg
 import polars as pl
 
+from sector_pipeline.defs.contract_checks import contract_check_spec, contract_checked, table_metadata
 from sector_pipeline.defs.incremental import (
     Input,
     Run,
+    asset_key,
     incremental_asset,
     outcome_metadata,
     previous_metadata,
     run_incremental,
 )
-from sector_pipeline.defs.metadata import markdown_table, table_schema
+from sector_pipeline.defs.metadata import markdown_table
 from sector_pipeline.defs.partitions import (
     IngestDatesResource,
     ingest_window,
@@ -26,6 +28,7 @@ from sector_pipeline.defs.partitions import (
     year_partitions,
 )
 from sector_pipeline.defs.resources import MarketDataResource, WarehouseResource
+from sector_pipeline.defs.run_config import run_config_class
 from sector_pipeline.errors import SourceError
 from sector_pipeline.ingest.load import (
     MacroFetch,
@@ -38,14 +41,7 @@ from sector_pipeline.ingest.load import (
     validate_macro_window,
     validate_price_window,
 )
-from sector_pipeline.defs.run_config import run_config_class
 from sector_pipeline.ingest.validation import PriceRules, describe_staleness
-from sector_pipeline.ingest.schemas import (
-    RawMacro,
-    RawPrices,
-    ValidatedMacro,
-    ValidatedPrices,
-)
 from sector_pipeline.sources.base import MACRO_SCHEMA, PRICE_SCHEMA
 from sector_pipeline.warehouse import Warehouse, WindowWrite
 
@@ -60,6 +56,14 @@ QUARANTINE_TABLE = "validated.quarantine"
 
 ValidationConfig = run_config_class(PriceRules, name="ValidationConfig",
                                     description="Tunable validation rules of prices (ingest/validation.py PriceRules).")
+
+
+def ingest_asset(table: str, *, check_specs: Sequence[dg.AssetCheckSpec] = (), **kwargs: Any) -> Callable:
+    """The decorator of an ingest asset: partitioned by year, one run per range, its contract and checks."""
+    decorate = dg.asset(key=asset_key(table), group_name="ingest", partitions_def=year_partitions,
+                        backfill_policy=single_run, metadata=table_metadata(table),
+                        check_specs=[contract_check_spec(table), *check_specs], **kwargs)
+    return lambda fn: decorate(contract_checked(fn))
 
 
 def _window(context: dg.AssetExecutionContext, dates: IngestDatesResource, calendar: str,
@@ -117,14 +121,7 @@ def _ingest(context: dg.AssetExecutionContext, market_data: MarketDataResource, 
     })
 
 
-@dg.asset(
-    key=RAW_PRICES,
-    group_name="ingest",
-    partitions_def=year_partitions,
-    backfill_policy=single_run,
-    kinds={"duckdb", "polars"},
-    metadata={"dagster/column_schema": table_schema(RawPrices), "dagster/table_name": "raw.prices"},
-)
+@ingest_asset("raw.prices", kinds={"duckdb", "polars"})
 def raw_prices(context: dg.AssetExecutionContext, market_data: MarketDataResource, warehouse: WarehouseResource,
                ingest_dates: IngestDatesResource) -> dg.MaterializeResult:
     """Daily OHLCV of the benchmark and sector ETFs as received from the configured source."""
@@ -132,14 +129,7 @@ def raw_prices(context: dg.AssetExecutionContext, market_data: MarketDataResourc
                    key="ticker", shown=12)
 
 
-@dg.asset(
-    key=RAW_MACRO,
-    group_name="ingest",
-    partitions_def=year_partitions,
-    backfill_policy=single_run,
-    kinds={"duckdb", "polars"},
-    metadata={"dagster/column_schema": table_schema(RawMacro), "dagster/table_name": "raw.macro"},
-)
+@ingest_asset("raw.macro", kinds={"duckdb", "polars"})
 def raw_macro(context: dg.AssetExecutionContext, market_data: MarketDataResource, warehouse: WarehouseResource,
               ingest_dates: IngestDatesResource) -> dg.MaterializeResult:
     """Daily closes of the market-implied macro series (yields, VIX, inflation and growth proxies)."""
@@ -281,14 +271,10 @@ def _store_validated(store: Warehouse, outcome: ValidationOutcome, window: Windo
     )
 
 
-@dg.asset(
-    key=VALIDATED_PRICES,
-    group_name="ingest",
+@ingest_asset(
+    "validated.prices",
     deps=[RAW_PRICES],
-    partitions_def=year_partitions,
-    backfill_policy=single_run,
     kinds={"duckdb", "pandera"},
-    metadata={"dagster/column_schema": table_schema(ValidatedPrices), "dagster/table_name": "validated.prices"},
     check_specs=[
         dg.AssetCheckSpec("no_quarantined_rows", asset=VALIDATED_PRICES, blocking=True,
                           description="No raw price row of the window was rejected (see validated.quarantine)"),
@@ -317,14 +303,10 @@ def validated_prices(context: dg.AssetExecutionContext, config: ValidationConfig
                             shown=len(universe.instruments), run_id=context.run_id)
 
 
-@dg.asset(
-    key=VALIDATED_MACRO,
-    group_name="ingest",
+@ingest_asset(
+    "validated.macro",
     deps=[RAW_MACRO],
-    partitions_def=year_partitions,
-    backfill_policy=single_run,
     kinds={"duckdb", "pandera"},
-    metadata={"dagster/column_schema": table_schema(ValidatedMacro), "dagster/table_name": "validated.macro"},
     check_specs=[
         dg.AssetCheckSpec("no_quarantined_rows", asset=VALIDATED_MACRO, blocking=True,
                           description="No raw macro value outside its series' valid range (universe file); "

@@ -1,4 +1,4 @@
-"""Helpers that turn frames into Dagster metadata (markdown previews, table schemas)."""
+"""Helpers that turn frames into Dagster metadata (markdown previews)."""
 
 
 import dagster as dg
@@ -23,12 +23,3 @@ def markdown_table(frame: pl.DataFrame, max_rows: int = 25) -> dg.MetadataValue:
     if frame.height > max_rows:
         lines.append(f"\n_{frame.height - max_rows} more rows_")
     return dg.MetadataValue.md("\n".join(lines))
-
-
-def table_schema(model: type) -> dg.TableSchema:
-    """Column schema of a pandera DataFrameModel, with its field descriptions, for the UI."""
-    schema = model.to_schema()  # type: ignore[attr-defined]
-    return dg.TableSchema(columns=[
-        dg.TableColumn(name=name, type=str(column.dtype), description=column.description or "")
-        for name, column in schema.columns.items()
-    ])

@@ -4,11 +4,12 @@ from pathlib import Path
 
 import dagster as dg
 
+from sector_pipeline.defs.contract_checks import contract_check_spec, contract_checked, table_schema
 from sector_pipeline.defs.incremental import dirty_start, unchanged_metadata
 from sector_pipeline.defs.metadata import markdown_table
 from sector_pipeline.defs.partitions import single_run
 from sector_pipeline.defs.resources import WarehouseResource
-from sector_pipeline.publish import PUBLISHED_DB, publish_marts
+from sector_pipeline.publish import MANIFEST, PUBLISHED_DB, publish_marts
 
 
 class PublishedResource(dg.ConfigurableResource):
@@ -18,6 +19,7 @@ class PublishedResource(dg.ConfigurableResource):
 
 
 PUBLISHED = dg.AssetKey(["published", "marts"])
+MANIFEST_TABLE = f"marts.{MANIFEST}"   # what the published copy holds: its contract is the publication's
 
 
 def build_publish_asset(mart_keys: list[dg.AssetKey], mart_tables: list[str]) -> dg.AssetsDefinition:
@@ -27,7 +29,10 @@ def build_publish_asset(mart_keys: list[dg.AssetKey], mart_tables: list[str]) ->
         group_name="published",
         backfill_policy=single_run,
         kinds={"duckdb", "parquet"},
+        metadata={"dagster/column_schema": table_schema(MANIFEST_TABLE)},
+        check_specs=[contract_check_spec(MANIFEST_TABLE, asset=PUBLISHED)],
     )
+    @contract_checked
     def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                         published: PublishedResource) -> dg.MaterializeResult:
         """Read-only copy of the marts (DuckDB + Parquet), swapped in atomically after every run that changed them."""

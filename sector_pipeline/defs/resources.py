@@ -2,6 +2,7 @@
 
 
 import datetime as dt
+import functools
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, ContextManager, Optional
@@ -10,6 +11,7 @@ import dagster as dg
 import polars as pl
 from pydantic import PrivateAttr
 
+from sector_pipeline.contracts import enforce_contract
 from sector_pipeline.errors import ConfigurationError
 from sector_pipeline.settings import Settings
 from sector_pipeline.sources import SOURCE_NAMES
@@ -31,11 +33,18 @@ class WarehouseResource(dg.ConfigurableResource):
 
     path: str = "data/warehouse.duckdb"
     lock_timeout_seconds: float = 60.0
+    # where the SQL models and their contracts (.yml) are; None: dbt_like_sql/ of this checkout
+    sql_dir: Optional[str] = None
     _store: Optional[Warehouse] = PrivateAttr(default=None)
     _session: Optional[ContextManager[Warehouse]] = PrivateAttr(default=None)
 
+    def _warehouse(self) -> Warehouse:
+        # every write is checked against its table's contract before it touches the stored rows
+        return Warehouse(self.path, lock_timeout_seconds=self.lock_timeout_seconds,
+                         verify=functools.partial(enforce_contract, sql_dir=self.sql_dir))
+
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        self._store = Warehouse(self.path, lock_timeout_seconds=self.lock_timeout_seconds)
+        self._store = self._warehouse()
         self._session = self._store.session()
         self._session.__enter__()
 
@@ -45,7 +54,7 @@ class WarehouseResource(dg.ConfigurableResource):
         self._store = self._session = None
 
     def get(self) -> Warehouse:
-        return self._store if self._store is not None else Warehouse(self.path, lock_timeout_seconds=self.lock_timeout_seconds)
+        return self._store if self._store is not None else self._warehouse()
 
 
 class MarketDataResource(dg.ConfigurableResource, ABC):

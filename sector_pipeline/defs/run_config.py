@@ -51,7 +51,7 @@ def run_config_class(settings: type, *, name: str, description: str, fixed: tupl
         default = getattr(defaults, field.name)
         hint = hints[field.name]
         if isinstance(default, dict):
-            naming = (key_names or {}).get(field.name, lambda key: f"{field.name}_{key}")
+            naming = (key_names or {}).get(field.name, lambda key, name=field.name: f"{name}_{key}")
             flattened[field.name] = {}
             for key, value in default.items():
                 flat = naming(key)

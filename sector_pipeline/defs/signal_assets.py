@@ -18,10 +18,10 @@ from sector_pipeline.defs.incremental import (
     incremental_asset,
     outcome_metadata,
     run_incremental,
+    table_multi_asset,
     table_spec,
 )
 from sector_pipeline.defs.metadata import markdown_table
-from sector_pipeline.defs.partitions import single_run
 from sector_pipeline.defs.resources import MarketDataResource, WarehouseResource
 from sector_pipeline.defs.run_config import run_config_class
 from sector_pipeline.ingest.total_return import daily_total_returns, total_return_index
@@ -30,8 +30,8 @@ from sector_pipeline.signals.aggregates import sector_aggregates
 from sector_pipeline.signals.alerts import alert_lookback_sessions
 from sector_pipeline.signals.config import AlertConfig, FeatureConfig, RankingConfig, SentimentConfig
 from sector_pipeline.signals.features import compute_features
-from sector_pipeline.signals.rankings import rank_sectors
 from sector_pipeline.signals.members import rank_members
+from sector_pipeline.signals.rankings import rank_sectors
 from sector_pipeline.signals.rotation import member_rotation, relative_rotation, rotation_lookback_sessions
 from sector_pipeline.signals.sentiment import sentiment_contributions, sentiment_scores
 from sector_pipeline.signals.sri import macro_lookback_dates, macro_regime, sector_rotation_index
@@ -139,17 +139,14 @@ def sector_rankings(context: dg.AssetExecutionContext, config: RankingWeights, m
 SENTIMENT_INPUTS = [Input(RANKINGS)]
 
 
-@dg.multi_asset(
-    specs=[
-        table_spec(SCORES, inputs=SENTIMENT_INPUTS,
-                   description="Economic cycle, rates, inflation and risk appetite in [-1, +1] with their reading"),
-        table_spec(CONTRIBUTIONS, inputs=SENTIMENT_INPUTS,
-                   description="Each leading and lagging sector's signed contribution to each sentiment score"),
-    ],
-    backfill_policy=single_run,
+@table_multi_asset(
+    table_spec(SCORES, inputs=SENTIMENT_INPUTS,
+               description="Economic cycle, rates, inflation and risk appetite in [-1, +1] with their reading"),
+    table_spec(CONTRIBUTIONS, inputs=SENTIMENT_INPUTS,
+               description="Each leading and lagging sector's signed contribution to each sentiment score"),
 )
 def sentiment(context: dg.AssetExecutionContext, market_data: MarketDataResource, warehouse: WarehouseResource):
-    """The four-dimension sentiment indicator of seed 004 and the sectors behind each score."""
+    """The four-dimension sentiment indicator of seed article 004 and the sectors behind each score."""
     universe = market_data.universe()
     tickers = [s.ticker for s in universe.sectors]
 
@@ -170,15 +167,12 @@ ALERT_LOOKBACK = alert_lookback_sessions(AlertConfig())
 ALERT_INPUTS = [Input(SCORES, rows=ALERT_LOOKBACK, key="dimension"), Input(RANKINGS, rows=ALERT_LOOKBACK)]
 
 
-@dg.multi_asset(
-    specs=[
-        table_spec(ALERTS, inputs=ALERT_INPUTS,
-                   description="CRITICAL / HIGH / MEDIUM alerts, each dated the session its condition started"),
-        table_spec(CONDITIONS, inputs=ALERT_INPUTS,
-                   description="Each alert condition's daily state (smoothed reading, on/off, sessions since it "
-                               "last started): what the next night continues from"),
-    ],
-    backfill_policy=single_run,
+@table_multi_asset(
+    table_spec(ALERTS, inputs=ALERT_INPUTS,
+               description="CRITICAL / HIGH / MEDIUM alerts, each dated the session its condition started"),
+    table_spec(CONDITIONS, inputs=ALERT_INPUTS,
+               description="Each alert condition's daily state (smoothed reading, on/off, sessions since it "
+                           "last started): what the next night continues from"),
 )
 def alerts(context: dg.AssetExecutionContext, config: AlertThresholds, market_data: MarketDataResource,
            warehouse: WarehouseResource):
@@ -224,7 +218,7 @@ SRI_INPUTS = [Input(FEATURES), Input(RANKINGS), Input(REGIME, key="dimension")]
 @incremental_asset(SRI, inputs=SRI_INPUTS)
 def sector_rotation_index_asset(context: dg.AssetExecutionContext, market_data: MarketDataResource,
                                 warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Sector Rotation Index: economic, performance, sentiment and technical scores (0-100 each), total and rank."""
+    """Sector Rotation Index: economic, performance, flow and technical scores (0-100 each), total and rank."""
     characteristics = market_data.universe().characteristics()
 
     def compute(run: Run) -> dict[str, pl.LazyFrame]:
@@ -244,7 +238,7 @@ ROTATION_INPUTS = [Input(TOTAL_RETURNS, rows=rotation_lookback_sessions())]
 @incremental_asset(ROTATION, inputs=ROTATION_INPUTS)
 def relative_rotation_asset(context: dg.AssetExecutionContext, market_data: MarketDataResource,
                             warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """RRG-style RS-Ratio, RS-Momentum, quadrant, velocity and heading of each sector, daily and weekly."""
+    """RRG-style RS-Ratio, RS-Momentum, quadrant, RRG speed and heading of each sector, daily and weekly."""
     universe = market_data.universe()
 
     tickers = [universe.benchmark.ticker, *(s.ticker for s in universe.sectors)]
@@ -264,8 +258,8 @@ def relative_rotation_asset(context: dg.AssetExecutionContext, market_data: Mark
     return dg.MaterializeResult(metadata=outcome_metadata(context, outcome, ROTATION))
 
 
-SIGNAL_ASSETS = [total_returns, features, sector_rankings, sentiment, alerts, macro_regime_asset, sector_rotation_index_asset,
-                 relative_rotation_asset]
+SIGNAL_ASSETS = [total_returns, features, sector_rankings, sentiment, alerts, macro_regime_asset,
+                 sector_rotation_index_asset, relative_rotation_asset]
 
 
 MEMBER_RANKINGS = "signals.member_rankings"

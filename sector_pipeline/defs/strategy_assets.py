@@ -20,10 +20,10 @@ from sector_pipeline.defs.incremental import (
     incremental_asset,
     outcome_metadata,
     run_incremental,
+    table_multi_asset,
     table_spec,
 )
 from sector_pipeline.defs.metadata import markdown_table
-from sector_pipeline.defs.partitions import single_run
 from sector_pipeline.defs.resources import MarketDataResource, WarehouseResource
 from sector_pipeline.defs.run_config import run_config_class
 from sector_pipeline.strategy.allocation import ALLOCATION_COLUMNS, weight_violations
@@ -112,16 +112,13 @@ def _session_before(calendar: str):
     return lambda start, store: sessions_before(start, 1, calendar)
 
 
-@dg.multi_asset(
-    specs=[
-        table_spec(PREDICTIONS, inputs=[Input(t) for t in (FEATURES, RANKINGS, SCORES, REGIME)],
-                   kinds={"scikitlearn", "duckdb"},
-                   description="Walk-forward prediction of each sector's forward relative return vs the benchmark"),
-        table_spec(MODEL_RUNS, inputs=[Input(t) for t in (FEATURES, RANKINGS, SCORES, REGIME)],
-                   kinds={"scikitlearn", "duckdb"},
-                   description="One row per trained model: training window, embargo, features and coefficients"),
-    ],
-    backfill_policy=single_run,
+@table_multi_asset(
+    table_spec(PREDICTIONS, inputs=[Input(t) for t in (FEATURES, RANKINGS, SCORES, REGIME)],
+               kinds={"scikitlearn", "duckdb"},
+               description="Walk-forward prediction of each sector's forward relative return vs the benchmark"),
+    table_spec(MODEL_RUNS, inputs=[Input(t) for t in (FEATURES, RANKINGS, SCORES, REGIME)],
+               kinds={"scikitlearn", "duckdb"},
+               description="One row per trained model: training window, embargo, features and coefficients"),
 )
 def predictions(context: dg.AssetExecutionContext, config: PredictionSettings, market_data: MarketDataResource,
                 warehouse: WarehouseResource):
@@ -195,7 +192,8 @@ ALLOCATION_INPUTS = [Input(PREDICTIONS), Input(RANKINGS), Input(FEATURES)]
                       description="Every decision sums to 1; rule books stay within the floor and the cap")])
 def allocations(context: dg.AssetExecutionContext, config: AllocationSettings, market_data: MarketDataResource,
                 warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Target weights per rebalance: seed 000's rule on the model and on the composite, top-3 momentum, equal weight."""
+    """Target weights per rebalance: seed article 000's rule on the model and on the composite, top-3 momentum,
+    equal weight."""
     universe = market_data.universe()
     allocation_config = config.to_config(calendar=universe.calendar)
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
 
 import polars as pl
-
-import logging
 
 from sector_pipeline.calendar import sessions
 from sector_pipeline.contracts import schema_of

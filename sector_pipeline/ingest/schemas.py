@@ -20,7 +20,6 @@ from sector_pipeline.universe import FREQUENCIES, MACRO_KINDS
 from sector_pipeline.vocabulary import DIMENSIONS
 
 
-
 class RawPrices(pa.DataFrameModel):
     """Daily OHLCV as received from the source: values may be missing or wrong, nothing is dropped."""
 
@@ -34,7 +33,8 @@ class RawPrices(pa.DataFrameModel):
     volume: Optional[float] = pa.Field(nullable=True, description="Shares traded")
     dividend: Optional[float] = pa.Field(nullable=True, description="Cash dividend per share going ex on this date")
     split_ratio: Optional[float] = pa.Field(nullable=True, description="New shares per old share on a split's ex-date")
-    fetched_on: Optional[dt.date] = pa.Field(nullable=True, description="Download date (Yahoo's Close is split-adjusted as of it)")
+    fetched_on: Optional[dt.date] = pa.Field(nullable=True,
+                                             description="Download date (Yahoo's Close is split-adjusted as of it)")
     source: str = pa.Field(description="Data source that produced the row: yfinance, csv or synthetic")
 
     # As received: a source may send a row twice (validation quarantines both) or a NaN.
@@ -51,13 +51,18 @@ class ValidatedPrices(pa.DataFrameModel):
     low: float = pa.Field(gt=0, description="Session low, split-adjusted, > 0")
     close: float = pa.Field(gt=0, description="Closing price, split-adjusted, > 0, never NaN")
     adj_close: Optional[float] = pa.Field(gt=0, nullable=True,
-                                          description="Close adjusted for splits and dividends; null if the source has none")
-    volume: Optional[float] = pa.Field(ge=0, nullable=True, description="Shares traded, >= 0 (zero-volume days are real)")
+                                          description="Close adjusted for splits and dividends; null if the source "
+                                                      "has none")
+    volume: Optional[float] = pa.Field(ge=0, nullable=True,
+                                       description="Shares traded, >= 0 (zero-volume days are real)")
     dividend: Optional[float] = pa.Field(ge=0, nullable=True,
-                                         description="Cash dividend per share going ex on this date; 0 none, null unknown")
+                                         description="Cash dividend per share going ex on this date; 0 none, "
+                                                     "null unknown")
     split_ratio: Optional[float] = pa.Field(gt=0, nullable=True,
-                                            description="New shares per old share on a split's ex-date; 1 none, null unknown")
-    fetched_on: Optional[dt.date] = pa.Field(nullable=True, description="Download date: the basis of a split-adjusted close")
+                                            description="New shares per old share on a split's ex-date; 1 none, "
+                                                        "null unknown")
+    fetched_on: Optional[dt.date] = pa.Field(nullable=True,
+                                             description="Download date: the basis of a split-adjusted close")
     source: str = pa.Field(description="Data source that produced the row")
 
     # pandera's polars backend reports NaN in a non-nullable float column as not_nullable, so a NaN close
@@ -113,7 +118,8 @@ class ValidatedMacro(pa.DataFrameModel):
     ticker: str = pa.Field(description="The provider's id of the series")
     kind: str = pa.Field(isin=list(MACRO_KINDS), description="price, yield_pct, index, rate_pct or level")
     units: str = pa.Field(description="Units of the value, from the universe file")
-    frequency: str = pa.Field(isin=list(FREQUENCIES), description="Publication cadence: daily, weekly, monthly, quarterly")
+    frequency: str = pa.Field(isin=list(FREQUENCIES),
+                              description="Publication cadence: daily, weekly, monthly, quarterly")
     observation_date: dt.date = pa.Field(description="The period the value describes")
     value: float = pa.Field(description="The value, never null or NaN, within the series' valid range")
     max_stale_sessions: int = pa.Field(ge=0, description="Sessions the value may be carried forward over gaps")

@@ -110,7 +110,8 @@ def validate_prices(raw: pl.DataFrame, previous_close: pl.DataFrame, *, max_abs_
     return _split(frame, PriceMoveFrame.to_schema(), dataset="prices", key="ticker", keep=PRICE_COLUMNS)
 
 
-_POLICY_COLUMNS = ("kind", "units", "frequency", "max_stale_sessions", "allow_negative", "allow_zero", "min_value", "max_value")
+_POLICY_COLUMNS = ("kind", "units", "frequency", "max_stale_sessions", "allow_negative", "allow_zero", "min_value",
+                   "max_value")
 
 
 def validate_macro(raw: pl.DataFrame, policies: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -186,7 +187,8 @@ def stale_series(valid: pl.DataFrame, stored_last: pl.DataFrame, series: Sequenc
                 "end": pl.Date})
     index = pl.DataFrame({"date": list(calendar_sessions)}, schema={"date": pl.Date}).with_row_index("position")
     grid = (pl.DataFrame({"date": list(sessions)}, schema={"date": pl.Date}).join(policy, how="cross")
-            .filter((pl.col("date") >= pl.col("inception")) & (pl.col("end").is_null() | (pl.col("date") <= pl.col("end")))))
+            .filter((pl.col("date") >= pl.col("inception"))
+                    & (pl.col("end").is_null() | (pl.col("date") <= pl.col("end")))))
     observed = pl.concat([valid.select("series", pl.col("date").alias("observed")),
                           stored_last.select("series", pl.col("date").alias("observed"))]).unique().sort("observed")
     aged = (

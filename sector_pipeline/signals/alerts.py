@@ -6,7 +6,8 @@ laggard groups, and the seed's rules applied to it fired 126 CRITICAL and HIGH a
 
 CRITICAL  extreme_reading    m > +extreme (0.6), or m < -extreme, on a dimension
 CRITICAL  flight_to_safety   risk m < flight_to_safety (-0.6) AND at least `defensive_leaders` (2) of the
-                             leading sectors (the top third: 3 of 9 to 11, vocabulary.leader_count) are defensive (cycle characteristic < 0)
+                             leading sectors (the top third: 3 of 9 to 11, vocabulary.leader_count) are
+                             defensive (cycle characteristic < 0)
 HIGH      regime_change      d = m(t) - m(t - 20 sessions) beyond +-regime_change (0.4) AND m(t) beyond
                              +-regime_band (0.35) in the same direction: the change lands in a regime
 MEDIUM    rotation_velocity  rotation velocity above its trailing 90th percentile

@@ -21,8 +21,6 @@ Incremental use: no lookback and no state: a date needs its own feature rows onl
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import polars as pl
 
 from sector_pipeline.contracts import columns

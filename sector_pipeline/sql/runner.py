@@ -9,7 +9,7 @@ Conventions (see docs/sql_models.md):
   models that need history, `$lookback_start`, the session `lookback_sessions` before `$start_date`;
 - `-- materialized: view` makes the model a view (no parameters allowed: it is recreated, not windowed),
   for wide, BI-friendly reshapes of a stored table;
-- a header of `-- key: value` comment lines configures the model; the first line is its description:
+- a header of `-- key: value` comment lines configures the model; the comment lines before it describe it:
 
       -- Daily simple returns per ticker from validated closes.
       -- grain: date, ticker
@@ -74,7 +74,8 @@ class SqlModel:
 
 
 def _parse_header(text: str, path: Path) -> tuple[str, dict[str, str]]:
-    description, options = "", {}
+    lines: list[str] = []
+    options: dict[str, str] = {}
     for line in text.splitlines():
         stripped = line.strip()
         if not stripped.startswith("--"):
@@ -82,8 +83,9 @@ def _parse_header(text: str, path: Path) -> tuple[str, dict[str, str]]:
         match = _HEADER.match(stripped)
         if match and match.group(1) in HEADER_KEYS:
             options[match.group(1)] = match.group(2)
-        elif not description:
-            description = stripped.lstrip("-").strip()
+        elif not options:
+            lines.append(stripped.lstrip("-").strip())  # the description may wrap over several lines
+    description = " ".join(part for part in lines if part)
     if not description:
         raise SqlModelError(f"{path}: the first line must be a '-- description' comment of the model")
     return description, options

@@ -177,7 +177,7 @@ def skill_of_signals(signals: Mapping[str, pl.LazyFrame], features: pl.LazyFrame
         offset = _sessions_since_first_ic(dates, has_ic, position, prior, name)
         on_grid = np.array([k is not None and k % horizon == 0 for k in offset])
 
-        def seed(column: str, empty: float | int) -> float | int:
+        def seed(column: str, empty: float | int, prior: dict | None = prior) -> float | int:
             return empty if prior is None else prior[column]
 
         n, s1, s2, mean, std = _running_moments(ic, has_ic, seed("dates_evaluated", 0), seed("ic_sum", 0.0),

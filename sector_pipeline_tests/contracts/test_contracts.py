@@ -143,10 +143,6 @@ def test_the_stage_modules_write_the_columns_their_contracts_declare():
     assert CONDITION_SCHEMA["side"] == pl.Int8 and list(CONDITION_SCHEMA) == list(
         contract_for("signals.alert_conditions").columns)
     assert BACKTEST_COLUMNS[-2:] == ("held_tickers", "held_weights")
-    # notify.py still spells the outbox's columns out: until it takes them from the contract, they must agree
-    from sector_pipeline.notify import OUTBOX_SCHEMA
-
-    assert OUTBOX_SCHEMA == contract_for("signals.alert_outbox").polars_schema
 
 
 # ---------------------------------------------------------------------------------------------------------------

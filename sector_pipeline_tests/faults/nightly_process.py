@@ -4,8 +4,9 @@
         [--lock-timeout SECONDS]
 
 Runs the whole lineage (with the alert outbox) for FIRST..LAST as one run. With --pause-in, the write of TABLE
-("*": the run's first write) stops inside its transaction (the window is deleted and the new rows inserted, nothing committed), prints
-"paused" and sleeps: the moment a test sends SIGKILL. Prints "success" or "failure: <message>" at the end.
+("*": the run's first write) stops inside its transaction (the window is deleted and the new rows inserted,
+nothing committed), prints "paused" and sleeps: the moment a test sends SIGKILL. Prints "success" or
+"failure: <message>" at the end.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from sector_pipeline.errors import MissingDataError
 from sector_pipeline.calendar import sessions as sessions_between
+from sector_pipeline.errors import MissingDataError
 from sector_pipeline.ingest.validation import (
     describe_staleness,
     drop_before_inception,

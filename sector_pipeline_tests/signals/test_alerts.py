@@ -1,9 +1,8 @@
 import datetime as dt
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
-
 from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import polars as pl
 import pytest

@@ -53,7 +53,8 @@ def real_features(real_staging) -> pl.DataFrame:
 
 @pytest.fixture(scope="module")
 def synthetic_staging(universe) -> pl.DataFrame:
-    raw = SyntheticSource(universe, seed=3).fetch_prices(universe.instruments, dt.date(2014, 1, 2), dt.date(2019, 12, 31))
+    raw = SyntheticSource(universe, seed=3).fetch_prices(universe.instruments, dt.date(2014, 1, 2),
+                                                         dt.date(2019, 12, 31))
     return as_staging(raw)
 
 
@@ -98,7 +99,8 @@ def assert_matches(actual: pl.Series, expected: pd.Series | np.ndarray, label: s
     want = np.asarray(expected, dtype=float)
     assert len(got) == len(want), label
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=f"{label}: NULL positions")
-    np.testing.assert_allclose(got[~np.isnan(got)], want[~np.isnan(want)], rtol=RTOL, atol=1e-12, err_msg=label)  # a ratio - 1 near 0 differs in the last bit
+    # a ratio - 1 near 0 differs in the last bit
+    np.testing.assert_allclose(got[~np.isnan(got)], want[~np.isnan(want)], rtol=RTOL, atol=1e-12, err_msg=label)
 
 
 def check_against_pandas(staging: pl.DataFrame, features: pl.DataFrame, ticker: str) -> None:

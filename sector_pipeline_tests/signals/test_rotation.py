@@ -12,10 +12,10 @@ import pytest
 
 from sector_pipeline.signals.config import RotationConfig
 from sector_pipeline.signals.rotation import (
-    rotation_lookback_sessions,
     ROTATION_COLUMNS,
     relative_rotation,
     rotation_heading_deg,
+    rotation_lookback_sessions,
     rotation_quadrant,
 )
 from sector_pipeline.sources.csv_source import CsvDirectorySource

@@ -9,19 +9,18 @@ import math
 import statistics
 
 import polars as pl
-
-from sector_pipeline.calendar import sessions
 import pytest
 from polars.testing import assert_frame_equal
 
+from sector_pipeline.calendar import sessions
 from sector_pipeline.errors import ConfigurationError
 from sector_pipeline.signals.config import DIMENSIONS, FEATURE_COLUMNS, SriConfig
 from sector_pipeline.signals.sri import (
-    macro_lookback_dates,
     CURVE_SIGNALS,
     MACRO_REGIME_COLUMNS,
     MACRO_SIGNALS,
     SRI_COLUMNS,
+    macro_lookback_dates,
     macro_regime,
     sector_rotation_index,
 )

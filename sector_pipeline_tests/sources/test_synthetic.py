@@ -537,9 +537,9 @@ def test_members_are_range_and_membership_independent(member_universe: Universe,
     alone = [m for m in member_universe.members if m.ticker == "D07"]
     fewer = _member_universe([m for m in MEMBERS if m["ticker"] in ("D07", "C03")])
     in_window = pl.col("date").is_between(dt.date(2004, 1, 1), dt.date(2006, 1, 1), closed="left")
-    for source, wanted in ((source, alone), (SyntheticSource(fewer, seed=11), fewer.members)):
+    for generator, wanted in ((source, alone), (SyntheticSource(fewer, seed=11), fewer.members)):
         tickers = [i.ticker for i in wanted]
-        rows = source.fetch_prices(wanted, dt.date(2004, 1, 1), dt.date(2006, 1, 1))
+        rows = generator.fetch_prices(wanted, dt.date(2004, 1, 1), dt.date(2006, 1, 1))
         assert rows.height == 504 * len(wanted)
         assert rows.equals(member_prices.filter(pl.col("ticker").is_in(pl.Series(tickers)), in_window))
     # The seed matters.
