@@ -12,6 +12,8 @@ from sector_pipeline.calendar import sessions
 from sector_pipeline.warehouse import Warehouse
 from sector_pipeline_tests.dagster_helpers import FAST_MODEL, definitions, run_range
 
+pytestmark = pytest.mark.slow  # whole-lineage runs (pytest -m 'not slow' skips them)
+
 D = dt.date
 FIRST, SPLIT, LAST = D(2023, 6, 1), D(2024, 1, 29), D(2024, 1, 31)
 

@@ -25,6 +25,8 @@ from sector_pipeline.publish import PUBLISHED_DB
 from sector_pipeline.settings import PROJECT_ROOT
 from sector_pipeline_tests.dagster_helpers import FAST_MODEL, definitions, run_range
 
+pytestmark = pytest.mark.slow  # whole-lineage runs (pytest -m 'not slow' skips them)
+
 D = dt.date
 TOOLS = {"get_sector_heatmap", "get_sector_performance", "get_market_overview", "get_macro_indicators",
          "get_sentiment", "get_alerts", "get_allocation", "get_backtest"}

@@ -7,6 +7,8 @@ import pytest
 from sector_pipeline.warehouse import Warehouse
 from sector_pipeline_tests.dagster_helpers import THROUGH_SIGNALS, definitions, run_range
 
+pytestmark = pytest.mark.slow  # whole-lineage runs (pytest -m 'not slow' skips them)
+
 D = dt.date
 UNIVERSE = """
 name = "Two sectors of three stocks"

@@ -18,6 +18,8 @@ from sector_pipeline_tests.dagster_helpers import (
     run_range,
 )
 
+pytestmark = pytest.mark.slow  # whole-lineage runs (pytest -m 'not slow' skips them)
+
 D = dt.date
 TABLES = ["raw.prices", "raw.macro", "raw.synthetic_regimes", "validated.prices", "validated.macro",
           "validated.quarantine", "staging.stg_prices", "staging.stg_macro", "intermediate.int_total_returns",

@@ -25,6 +25,8 @@ from sector_pipeline.publish import (
 from sector_pipeline.warehouse import Warehouse
 from sector_pipeline_tests.dagster_helpers import FAST_MODEL, definitions, run_range
 
+pytestmark = pytest.mark.slow  # whole-lineage runs (pytest -m 'not slow' skips them)
+
 D = dt.date
 
 READER = textwrap.dedent("""

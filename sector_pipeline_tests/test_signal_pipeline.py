@@ -12,6 +12,8 @@ from sector_pipeline_tests.dagster_helpers import (
     run_range,
 )
 
+pytestmark = pytest.mark.slow  # whole-lineage runs (pytest -m 'not slow' skips them)
+
 D = dt.date
 SIGNAL_TABLES = ["signals.features", "signals.sector_rankings", "signals.sentiment_scores",
                  "signals.sentiment_contributions", "signals.alerts", "signals.alert_conditions",

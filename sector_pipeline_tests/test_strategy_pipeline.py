@@ -22,6 +22,8 @@ from sector_pipeline.warehouse import Warehouse, WindowWrite
 from sector_pipeline_tests.dagster_helpers import definitions, run_range
 from sector_pipeline_tests.strategy.markets import signal_tables, synthetic_prices
 
+pytestmark = pytest.mark.slow  # whole-lineage runs (pytest -m 'not slow' skips them)
+
 D = dt.date
 HISTORY_START, HISTORY_END = D(2022, 1, 3), D(2024, 3, 6)   # end exclusive
 RUN_START, SPLIT, LAST = D(2024, 1, 2), D(2024, 2, 29), D(2024, 3, 5)

@@ -25,6 +25,8 @@ from sector_pipeline.report.marts import MartsReader
 from sector_pipeline.settings import PROJECT_ROOT
 from sector_pipeline_tests.dagster_helpers import FAST_MODEL, definitions, run_range
 
+pytestmark = pytest.mark.slow  # whole-lineage runs (pytest -m 'not slow' skips them)
+
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 

@@ -8,6 +8,7 @@ import datetime as dt
 
 import dagster as dg
 import polars as pl
+import pytest
 
 from sector_pipeline.contracts import column_schema
 from sector_pipeline.defs.contract_checks import CHECK_NAME
@@ -15,6 +16,8 @@ from sector_pipeline.signals import features as features_module
 from sector_pipeline.warehouse import Warehouse
 from sector_pipeline_tests.dagster_helpers import THROUGH_SIGNALS, definitions, run_range
 from sector_pipeline_tests.faults.stored_state import table_hashes
+
+pytestmark = pytest.mark.slow  # whole-lineage runs (pytest -m 'not slow' skips them)
 
 D = dt.date
 

@@ -29,6 +29,8 @@ from sector_pipeline.universe import DEFAULT_UNIVERSE_PATH
 from sector_pipeline_tests.dagster_helpers import FAST_MODEL, THROUGH_SIGNALS, definitions, run_range
 from sector_pipeline_tests.test_member_pipeline import UNIVERSE as MEMBER_UNIVERSE
 
+pytestmark = pytest.mark.slow  # whole-lineage runs (pytest -m 'not slow' skips them)
+
 D = dt.date
 SQL_DIR = PROJECT_ROOT / "dbt_like_sql"
 MEMBER_TABLES = {"signals.member_rankings", "signals.member_rotation"}  # written for member universes only

@@ -28,6 +28,8 @@ from sector_pipeline_tests.faults.conftest import (
     tree_hashes,
 )
 
+pytestmark = pytest.mark.slow  # whole-lineage runs (pytest -m 'not slow' skips them)
+
 UNIVERSE = DEFAULT_UNIVERSE_PATH.read_text()
 
 

@@ -25,6 +25,8 @@ from sector_pipeline_tests.faults.conftest import (
 )
 from sector_pipeline_tests.faults.stored_state import publication_complete
 
+pytestmark = pytest.mark.slow  # whole-lineage runs (pytest -m 'not slow' skips them)
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

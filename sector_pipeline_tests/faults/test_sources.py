@@ -24,6 +24,8 @@ from sector_pipeline_tests.faults.conftest import (
 )
 from sector_pipeline_tests.faults.yahoo import FakeYahoo, network_down
 
+pytestmark = pytest.mark.slow  # whole-lineage runs (pytest -m 'not slow' skips them)
+
 TICKERS = ["SPY", "XLK", "XLC", "XLY", "XLF", "XLI", "XLB", "XLE", "XLV", "XLP", "XLU", "XLRE"]
 
 

@@ -28,6 +28,8 @@ from sector_pipeline_tests.faults.conftest import (
 )
 from sector_pipeline_tests.faults.test_kills import nightly
 
+pytestmark = pytest.mark.slow  # whole-lineage runs (pytest -m 'not slow' skips them)
+
 INGEST = dg.AssetSelection.assets(["raw", "prices"], ["raw", "macro"])
 
 

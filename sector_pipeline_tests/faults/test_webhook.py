@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 import polars as pl
+import pytest
 
 from sector_pipeline import notify
 from sector_pipeline.defs.delivery_assets import OUTBOX, WebhookResource
@@ -19,6 +20,8 @@ from sector_pipeline.warehouse import Warehouse
 from sector_pipeline_tests.dagster_helpers import run_range
 from sector_pipeline_tests.faults.conftest import NEXT_FIRST, NEXT_LAST, Stored, pipeline, table_hashes
 from sector_pipeline_tests.faults.hooks import Hook, closed_port_url, serving
+
+pytestmark = pytest.mark.slow  # whole-lineage runs (pytest -m 'not slow' skips them)
 
 OUTBOX_ONLY = "signals/alert_outbox"
 # Alerts dated from this day on are recent enough to send; the baseline's earlier ones are "too old".

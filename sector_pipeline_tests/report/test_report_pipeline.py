@@ -25,6 +25,8 @@ from sector_pipeline.report.marts import MartsReader, sector_returns_on, skill_r
 from sector_pipeline.settings import PROJECT_ROOT
 from sector_pipeline_tests.dagster_helpers import FAST_MODEL, definitions, run_range
 
+pytestmark = pytest.mark.slow  # whole-lineage runs (pytest -m 'not slow' skips them)
+
 D = dt.date
 START, LAST = D(2023, 6, 1), D(2024, 3, 28)    # Good Friday 2024-03-29 is not in the range
 NAMES = ["sector_returns", "relative_strength_change_20d", "composite_score", "sri_total", "sentiment"]
