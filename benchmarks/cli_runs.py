@@ -111,15 +111,3 @@ def last_closed_session(calendar: str = "XNYS") -> dt.date:
     from sector_pipeline.calendar import last_closed_session as closed
 
     return closed(pd.Timestamp.now(tz="UTC"), calendar)
-
-
-def table_hashes(path: Path) -> dict[str, int]:
-    """One hash per stored table (every row, order-independent): equal hashes, equal tables."""
-    import duckdb
-
-    with duckdb.connect(str(path), read_only=True) as conn:
-        tables = [f"{s}.{t}" for s, t in conn.execute(
-            "select schema_name, table_name from duckdb_tables() where schema_name not in ('meta') "
-            "order by all").fetchall()]
-        return {t: int(conn.execute(f"select coalesce(sum(hash(x.*)), 0) from {t} as x").fetchall()[0][0])
-                for t in tables}

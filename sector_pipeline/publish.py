@@ -119,7 +119,9 @@ def _publish(warehouse: Warehouse, out: Path, *, run_id: str, schema: str, retir
         try:
             conn.execute(f"create schema pub.{schema}")
             for table in tables:
-                conn.execute(f"create table pub.{schema}.{table} as select * from {schema}.{table} order by all")
+                # date order: readers' date filters skip whole row groups; a sort on every column cost twice
+                # as much on 28 years of marts (the copy is the one step of a nightly that grows with history)
+                conn.execute(f"create table pub.{schema}.{table} as select * from {schema}.{table} order by date")
                 counts[table] = conn.execute(f"select count(*) from pub.{schema}.{table}").fetchall()[0][0]
                 conn.execute(f"copy pub.{schema}.{table} to '{parquet_dir / (table + '.parquet')}' (format parquet)")
             conn.execute(
