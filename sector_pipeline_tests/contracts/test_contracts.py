@@ -4,6 +4,7 @@ with its rows and a reason naming table, column and rule; the stage modules writ
 from __future__ import annotations
 
 import datetime as dt
+import random
 import statistics
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from sector_pipeline.contracts import (
     contract_for,
     tables,
 )
+from sector_pipeline.contracts.core import _duplicated_keys
 from sector_pipeline.publish import PUBLISHED_DB
 from sector_pipeline.settings import PROJECT_ROOT
 from sector_pipeline.signals.config import FEATURE_COLUMNS, FeatureConfig
@@ -234,6 +236,23 @@ def test_a_nullable_grain_key_counts_null_as_one_value():
     assert check_contract("signals.alerts", pl.DataFrame([alert], schema=schema)).passed
     twice = check_contract("signals.alerts", pl.DataFrame([alert, alert], schema=schema))
     assert twice.failures == {"signals.alerts: grain (date, alert_type, dimension) not unique": 2}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_hashed_grain_check_marks_exactly_the_duplicated_rows(seed):
+    # The grain rule compares 64-bit hashes first and the keys only where hashes meet; its answer must be
+    # is_duplicated's over the key itself, NULL keys and swapped values (a, b) / (b, a) included.
+    rng = random.Random(seed)
+    values = ["XLK", "XLE", None]
+    frame = pl.DataFrame({"date": [D(2024, 1, rng.randint(1, 9)) for _ in range(400)],
+                          "ticker": [rng.choice(values) for _ in range(400)],
+                          "against": [rng.choice(values) for _ in range(400)]})
+    for keys in (["date"], ["ticker", "against"], ["date", "ticker", "against"]):
+        expected = frame.select(pl.struct(keys).is_duplicated()).to_series()
+        marked = _duplicated_keys(keys)(frame)
+        assert marked.to_list() == expected.to_list() and expected.any(), keys
+        unique = frame.unique(keys, keep="first", maintain_order=True)
+        assert not _duplicated_keys(keys)(unique).any() and unique.height > 1
 
 
 def test_raw_tables_keep_repeated_rows_and_nan_and_check_types_and_keys():
